@@ -1,0 +1,84 @@
+// The packed INT4 weight format: the contract between the packer (CPU, src/layout/pack.cpp) and the
+// tensor-core kernels (src/kernels/dense/). Both include this file; nothing else defines the layout.
+//
+// W is the k x n weight matrix of C[m,n] = A[m,k] * W[k,n], stored as unsigned 4-bit codes q in
+// [0, 15] (symmetric: w = (q - 8) * s, asymmetric: w = (q - z) * s).
+//
+// 1. Tiles. W is cut into 16 x 64 tiles (16 rows of k, 64 columns of n). Each tile is 512 bytes,
+//    stored contiguously; tiles are laid out row-major over the (k/16) x (n/64) tile grid:
+//
+//        tile (tk, tn) starts at word  (tk * (n / 64) + tn) * 128        (32-bit words)
+//
+//    so one 16-row band of W is n*8 contiguous bytes, and a block reading a k16 x N_TILE strip
+//    reads N_TILE*8 contiguous bytes: coalesced 16-byte accesses, no gather.
+//
+// 2. Inside a tile. The 32 lanes of a warp each own 4 consecutive words (lane t: words 4t..4t+3),
+//    so a warp loads a whole tile with one 16-byte load per lane, and each lane's 16 bytes are
+//    exactly its B fragments of the 8 mma.sync m16n8k16 products that cover the tile's 8 column
+//    groups j = 0..7 (columns 8j..8j+7). In an m16n8k16 B fragment (PTX ISA, "mma.m16n8k16
+//    fragments"), lane t holds column c = t/4 and rows 2r, 2r+1 (register b0) and 2r+8, 2r+9
+//    (register b1), r = t%4. Word w of lane t holds column groups j0 = 2w and j1 = 2w + 1:
+//
+//        nibble:   7        6        5        4        3        2        1        0
+//        holds:  b1.hi(j1) b0.hi(j1) b1.hi(j0) b0.hi(j0) b1.lo(j1) b0.lo(j1) b1.lo(j0) b0.lo(j0)
+//
+//    where b0.lo(j) = W[2r][8j+c], b0.hi(j) = W[2r+1][8j+c], b1.lo(j) = W[2r+8][8j+c] and
+//    b1.hi(j) = W[2r+9][8j+c]. The pairs (0,4), (1,5), (2,6), (3,7) are 16 bits apart, so one
+//    lop3 with mask 0x000f000f (or 0x00f000f0) puts a pair straight into the mantissas of a half2,
+//    low half first: exactly the register order mma.sync wants (see kernels/common/dequant.cuh).
+//
+// 3. Scales. fp16 (or bf16) scales form a (groups x n) matrix, groups = k / group_size (1 for
+//    per-channel). Within every 64-column tile of a scale row the 64 values are transposed as an
+//    8 x 8 block, so that the 8 scales a lane needs (columns 8j + c, j = 0..7) are 16 contiguous
+//    bytes:
+//
+//        stored position  8c + j   <->   column  8j + c        (c, j in 0..7)
+//
+//    Lane t reads the 16-byte chunk c = t/4 of each 128-byte tile row: 8 distinct chunks per warp,
+//    broadcast within each group of 4 lanes, no bank conflicts.
+#pragma once
+
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define MARLIN_HOST_DEVICE __host__ __device__ __forceinline__
+#else
+#define MARLIN_HOST_DEVICE inline
+#endif
+
+namespace marlin::layout {
+
+constexpr int kTileK = 16;                        // rows of k in one tile
+constexpr int kTileN = 64;                        // columns of n in one tile
+constexpr int kInt4TileWords = kTileK * kTileN / 8;  // 128 words = 512 bytes
+constexpr int kWordsPerLane = 4;                  // 16 bytes: one cp.async / ld.shared.v4
+constexpr int kColumnGroups = kTileN / 8;         // 8 mma n8 column groups per tile
+
+// Word offset of tile (tile_k, tile_n) in a packed matrix with n columns.
+MARLIN_HOST_DEVICE std::int64_t int4_tile_word_offset(std::int64_t tile_k, std::int64_t tile_n,
+                                                      std::int64_t n) {
+  return (tile_k * (n / kTileN) + tile_n) * kInt4TileWords;
+}
+
+// Where value (row, col) of a 16 x 64 tile lives: word index in the tile (0..127) and nibble (0..7).
+struct NibbleSlot {
+  int word;
+  int nibble;
+};
+
+MARLIN_HOST_DEVICE NibbleSlot int4_slot_in_tile(int row, int col) {
+  const int column_group = col / 8;  // j
+  const int c = col % 8;             // lane / 4
+  const int r = (row % 8) / 2;       // lane % 4
+  const int lane = 4 * c + r;
+  const bool b1 = row >= 8;          // rows 8..15 go to register b1
+  const bool hi = row % 2;           // odd row: the upper half of the half2
+  const int word = 4 * lane + column_group / 2;
+  const int nibble = (column_group % 2) * 2 + (b1 ? 1 : 0) + (hi ? 4 : 0);
+  return {word, nibble};
+}
+
+// Position of column `col` (0..63) inside the stored 64-value scale tile row.
+MARLIN_HOST_DEVICE int scale_position_in_tile(int col) { return 8 * (col % 8) + col / 8; }
+
+}  // namespace marlin::layout
