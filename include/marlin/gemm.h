@@ -1,0 +1,88 @@
+// The public GEMM entry: C[m,n] = A[m,k] * dequant(W)[k,n] on the GPU, W in the packed layout.
+//
+//   marlin::DeviceMatrix weights = marlin::upload(marlin::pack(quantized));   // once per layer
+//   marlin::Workspace workspace(max_m, n);                                     // once per stream
+//   marlin::gemm({a, DType::kFloat16, m, weights.view(), c, workspace.data(),
+//                 workspace.bytes()}, stream);
+//
+// Everything the call cannot do is refused with marlin::Error before any launch.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "marlin/dtype.h"
+#include "marlin/pack.h"
+#include "marlin/quant.h"
+
+namespace marlin {
+
+// Device pointers to packed weights (see pack.h / src/layout/packed_format.h).
+struct PackedWeightsView {
+  QuantScheme scheme = QuantScheme::kSymmetricInt4;
+  int k = 0;
+  int n = 0;
+  int group_size = 128;  // kPerChannel allowed
+  DType scale_dtype = DType::kFloat16;
+  const std::uint32_t* qweight = nullptr;
+  const void* scales = nullptr;
+};
+
+struct GemmArgs {
+  const void* a = nullptr;  // [m, k] row-major, device
+  DType activation_dtype = DType::kFloat16;
+  int m = 0;
+  PackedWeightsView weights;
+  void* c = nullptr;        // [m, n] row-major, device, same dtype as A
+  void* workspace = nullptr;  // zero-initialised by Workspace; the kernel leaves it zeroed
+  std::size_t workspace_bytes = 0;
+};
+
+// Bytes of workspace one stream needs for problems up to max_m rows and n columns.
+std::size_t gemm_workspace_bytes(int max_m, int n);
+
+// Checks every argument (throws marlin::Error naming the rule) and launches on `stream`.
+// Deterministic: the same inputs give bitwise the same C. CUDA-graph safe.
+void gemm(const GemmArgs& args, cudaStream_t stream);
+
+// Owning device buffers for a packed matrix.
+class DeviceMatrix {
+ public:
+  DeviceMatrix() = default;
+  ~DeviceMatrix();
+  DeviceMatrix(DeviceMatrix&& other) noexcept;
+  DeviceMatrix& operator=(DeviceMatrix&& other) noexcept;
+  DeviceMatrix(const DeviceMatrix&) = delete;
+  DeviceMatrix& operator=(const DeviceMatrix&) = delete;
+
+  PackedWeightsView view() const { return view_; }
+
+ private:
+  friend DeviceMatrix upload(const PackedMatrix& packed);
+  void release();
+  PackedWeightsView view_;
+  void* qweight_ = nullptr;
+  void* scales_ = nullptr;
+};
+
+DeviceMatrix upload(const PackedMatrix& packed);
+
+// A zeroed device workspace for one stream (one per stream running GEMMs concurrently).
+class Workspace {
+ public:
+  Workspace(int max_m, int n);
+  ~Workspace();
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+
+  void* data() const { return data_; }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace marlin
