@@ -1,0 +1,46 @@
+#include "gemm/dense_dispatch.h"
+
+#include <algorithm>
+
+#include "kernels/dense/dense_launch.h"
+#include "kernels/dense/dense_tiling.h"
+
+namespace marlin::gemm_detail {
+namespace {
+
+using namespace kernels::dense;
+
+template <class T>
+constexpr DenseConfig config_of(const char* name) {
+  return {name, T::kRows, T::kTileK, T::kTileN, T::kSharedBytes, &launch_dense_fp16_int4<T>};
+}
+
+// Rows: 16-row A blocks per tile. m <= 32 is memory-bound (weights dominate): 128x128 tiles with
+// a 6-deep pipeline. Larger m: 64x256 tiles; m > 64 runs as several 64-row chunks in one launch.
+// n not a multiple of 256 falls back to the 32-row 128x128 configuration in 32-row chunks.
+constexpr DenseConfig kConfigs[] = {
+    config_of<TilingM1>("m16_k128_n128_s6"),
+    config_of<TilingM2>("m32_k128_n128_s6"),
+    config_of<TilingM3>("m48_k64_n256_s4"),
+    config_of<TilingM4>("m64_k64_n256_s4"),
+};
+
+}  // namespace
+
+const DenseConfig& choose_dense_config(int m, int n) {
+  if (m <= 16) return kConfigs[0];
+  if (m <= 32 || n % 256 != 0) return kConfigs[1];
+  if (m <= 48) return kConfigs[2];
+  return kConfigs[3];
+}
+
+int dense_max_slices(int max_m, int n) {
+  int slices = 0;
+  for (const DenseConfig& config : kConfigs) {
+    const int chunks = (max_m + config.rows - 1) / config.rows;
+    slices = std::max(slices, chunks * (n / config.tile_n));
+  }
+  return slices;
+}
+
+}  // namespace marlin::gemm_detail

@@ -1,0 +1,96 @@
+// The public GEMM entry: argument checks, workspace, choice of configuration, launch.
+#include "marlin/gemm.h"
+
+#include <cstdint>
+#include <string>
+
+#include "core/cuda_check.h"
+#include "gemm/dense_dispatch.h"
+#include "marlin/status.h"
+
+namespace marlin {
+namespace {
+
+bool aligned16(const void* pointer) { return reinterpret_cast<std::uintptr_t>(pointer) % 16 == 0; }
+
+std::string str(long long value) { return std::to_string(value); }
+
+void check_args(const GemmArgs& args) {
+  const PackedWeightsView& w = args.weights;
+  require(args.activation_dtype == DType::kFloat16,
+          "activation dtype " + std::string(dtype_name(args.activation_dtype)) +
+              " is not supported yet; expected fp16");
+  if (w.scheme != QuantScheme::kSymmetricInt4) {
+    throw Error(ErrorCode::kUnsupported,
+                "only symmetric INT4 weights (implicit zero 8) are supported by the GEMM so far");
+  }
+  require(w.scale_dtype == DType::kFloat16, "weights.scale_dtype must be fp16 for fp16 activations");
+  require(args.m >= 1, "m=" + str(args.m) + " must be at least 1");
+  require(w.k >= 128 && w.k % 128 == 0, "k=" + str(w.k) + " must be a positive multiple of 128");
+  require(w.n >= 128 && w.n % 128 == 0, "n=" + str(w.n) + " must be a positive multiple of 128");
+  const int group = w.group_size == kPerChannel ? w.k : w.group_size;
+  require(w.group_size == kPerChannel || w.group_size == 32 || w.group_size == 64 ||
+              w.group_size == 128,
+          "group_size=" + str(w.group_size) + " must be 32, 64, 128 or -1 (per-channel)");
+  require(w.k % group == 0,
+          "k=" + str(w.k) + " must be a multiple of group_size=" + str(w.group_size));
+  require(args.a && args.c && w.qweight && w.scales,
+          "A, C, weights.qweight and weights.scales must all be device pointers (one is null)");
+  require(aligned16(args.a) && aligned16(args.c) && aligned16(w.qweight) && aligned16(w.scales),
+          "A, C, weights.qweight and weights.scales must be 16-byte aligned");
+  require(args.workspace != nullptr, "workspace is null; allocate one with marlin::Workspace");
+  const std::size_t needed = gemm_workspace_bytes(args.m, w.n);
+  require(args.workspace_bytes >= needed,
+          "workspace has " + str(static_cast<long long>(args.workspace_bytes)) +
+              " bytes; m=" + str(args.m) + ", n=" + str(w.n) + " need " +
+              str(static_cast<long long>(needed)));
+}
+
+}  // namespace
+
+std::size_t gemm_workspace_bytes(int max_m, int n) {
+  require(max_m >= 1 && n >= 128, "gemm_workspace_bytes: max_m >= 1 and n >= 128 required");
+  return static_cast<std::size_t>(gemm_detail::dense_max_slices(max_m, n)) * sizeof(int);
+}
+
+void gemm(const GemmArgs& args, cudaStream_t stream) {
+  check_args(args);
+  const PackedWeightsView& w = args.weights;
+  const gemm_detail::DenseConfig& config = gemm_detail::choose_dense_config(args.m, w.n);
+
+  int device = 0;
+  int sm_count = 0;
+  int shared_limit = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  if (shared_limit < config.shared_bytes) {
+    throw Error(ErrorCode::kUnsupported,
+                std::string("kernel configuration ") + config.name + " needs " +
+                    str(config.shared_bytes) + " bytes of shared memory; the device allows " +
+                    str(shared_limit));
+  }
+
+  kernels::dense::DenseParams params{};
+  params.a = args.a;
+  params.b = w.qweight;
+  params.scales = w.scales;
+  params.c = args.c;
+  params.locks = static_cast<int*>(args.workspace);
+  params.m = args.m;
+  params.n = w.n;
+  params.k = w.k;
+  params.group_size = w.group_size == kPerChannel ? w.k : w.group_size;
+  params.m_chunks = (args.m + config.rows - 1) / config.rows;
+  const long long total_tiles =
+      static_cast<long long>(params.m_chunks) * (w.n / config.tile_n) * (w.k / config.tile_k);
+  require(total_tiles < (1LL << 31), "problem too large: more than 2^31 tiles");
+  // One block per SM, each taking an equal stripe of the tiles.
+  const int grid_target = static_cast<int>(std::min<long long>(sm_count, total_tiles));
+  params.tiles_per_block = static_cast<int>((total_tiles + grid_target - 1) / grid_target);
+  const int grid = static_cast<int>((total_tiles + params.tiles_per_block - 1) /
+                                    params.tiles_per_block);
+  config.launch(params, grid, stream);
+}
+
+}  // namespace marlin

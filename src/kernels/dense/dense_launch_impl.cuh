@@ -1,0 +1,19 @@
+// Definition of launch_dense_fp16_int4, included by the instantiation files only.
+#pragma once
+
+#include "core/cuda_check.h"
+#include "kernels/dense/dense_kernel.cuh"
+#include "kernels/dense/dense_launch.h"
+
+namespace marlin::kernels::dense {
+
+template <class T>
+void launch_dense_fp16_int4(const DenseParams& params, int grid, cudaStream_t stream) {
+  // Above 48 KiB a kernel must opt in to its dynamic shared memory; cheap to repeat.
+  CUDA_CHECK(cudaFuncSetAttribute(dense_fp16_int4_kernel<T>,
+                                  cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSharedBytes));
+  dense_fp16_int4_kernel<T><<<grid, T::kThreads, T::kSharedBytes, stream>>>(params);
+  CUDA_CHECK_LAUNCH("dense_fp16_int4_kernel");
+}
+
+}  // namespace marlin::kernels::dense
