@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The one script for the GPU machine: configure and build with all cores, run every test (GPU
+# tests included), compute-sanitizer on a few shapes, the benchmark, and a short table last.
+#
+#   scripts/gpu-check.sh [--quick-bench] [--no-bench] [--no-sanitizer]
+#
+# Logs and benchmark results go to $OUT when set (the device tool brings $OUT back), else to
+# ./gpu-check-out. Packages the GPU machine lacks come from .deps/ (scripts/stage-device-deps.sh).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out=${OUT:-$root/gpu-check-out}
+mkdir -p "$out"
+bench_mode=full
+run_sanitizer=1
+for arg in "$@"; do
+  case "$arg" in
+    --quick-bench) bench_mode=quick ;;
+    --no-bench) bench_mode=none ;;
+    --no-sanitizer) run_sanitizer=0 ;;
+    *) echo "unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+[ -d .deps/usr ] && export CMAKE_PREFIX_PATH="$root/.deps/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+export PATH=/usr/local/cuda/bin:$PATH
+declare -A result
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+jobs=$(nproc)
+
+start=$(date +%s)
+if cmake --preset default -DMARLIN_PTXAS_VERBOSE=ON >"$out/configure.log" 2>&1 &&
+   cmake --build build -j"$jobs" >"$out/build.log" 2>&1; then
+  result[build]="ok ($(( $(date +%s) - start )) s)"
+else
+  result[build]="FAILED"
+  tail -40 "$out/configure.log" "$out/build.log"
+fi
+# ptxas hygiene: no spills, no local memory in any kernel.
+spills=$(grep -E "bytes spill (stores|loads)" "$out/build.log" | grep -vc " 0 bytes spill stores, 0 bytes spill loads" || true)
+stack=$(grep -E "bytes stack frame" "$out/build.log" | grep -vc "^ *0 bytes stack frame" || true)
+result[ptxas]="$spills kernels with spills, $stack with a stack frame"
+
+if [ "${result[build]}" != FAILED ]; then
+  ctest --test-dir build --output-on-failure -j1 --timeout 900 >"$out/tests.log" 2>&1
+  result[tests]=$(grep -E "tests passed|tests failed" "$out/tests.log" | tail -1)
+  grep -E "Failed|\*\*\*|SKIPPED" "$out/tests.log" | head -20
+
+  if [ "$run_sanitizer" = 1 ]; then
+    filter='Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k128_n128_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m33_k256_n384_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m77_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m7_k512_n256_g32'
+    for tool in memcheck racecheck; do
+      if compute-sanitizer --tool "$tool" --error-exitcode 9 build/tests/gemm/test_dense_gemm_gpu \
+          --gtest_filter="$filter" >"$out/sanitizer-$tool.log" 2>&1; then
+        result[sanitizer-$tool]="clean ($(grep -c '\[       OK \]' "$out/sanitizer-$tool.log") tests)"
+      else
+        result[sanitizer-$tool]="ERRORS (see sanitizer-$tool.log)"
+        tail -30 "$out/sanitizer-$tool.log"
+      fi
+    done
+  fi
+
+  if [ "$bench_mode" != none ] && [ -x build/bench/marlin_bench_dense ]; then
+    flags=()
+    [ "$bench_mode" = quick ] && flags+=(--quick)
+    if build/bench/marlin_bench_dense "${flags[@]}" --out-dir "$out" >"$out/bench.log" 2>&1; then
+      result[bench]="ok ($bench_mode)"
+    else
+      result[bench]="FAILED"
+      tail -30 "$out/bench.log"
+    fi
+  fi
+fi
+
+echo
+echo "== benchmark summary =="
+tail -60 "$out/bench.log" 2>/dev/null | sed -n '/^|/p' | head -60
+echo
+echo "== gpu-check summary ($(head -2 "$out/gpu.txt" | tail -1)) =="
+printf '| %-20s | %s\n' step result
+for key in build ptxas tests sanitizer-memcheck sanitizer-racecheck bench; do
+  [ -n "${result[$key]:-}" ] && printf '| %-20s | %s\n' "$key" "${result[$key]}"
+done

@@ -1,0 +1,95 @@
+// Argument checks of marlin::gemm: every refusal happens on the host before any CUDA call, so
+// these run without a GPU.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "gemm/dense_dispatch.h"
+#include "marlin/gemm.h"
+#include "marlin/status.h"
+
+namespace marlin {
+namespace {
+
+alignas(16) unsigned char fake_device_memory[1 << 12];
+
+GemmArgs valid_args() {
+  GemmArgs args;
+  args.a = fake_device_memory;
+  args.c = fake_device_memory;
+  args.m = 16;
+  args.weights.k = 4096;
+  args.weights.n = 4096;
+  args.weights.group_size = 128;
+  args.weights.qweight = reinterpret_cast<const std::uint32_t*>(fake_device_memory);
+  args.weights.scales = fake_device_memory;
+  args.workspace = fake_device_memory;
+  args.workspace_bytes = gemm_workspace_bytes(args.m, args.weights.n);
+  return args;
+}
+
+void expect_rejected(const GemmArgs& args, const std::string& phrase) {
+  try {
+    gemm(args, nullptr);
+    FAIL() << "expected a refusal mentioning '" << phrase << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(e.code(), ErrorCode::kCuda) << "refused too late, by CUDA: " << e.what();
+    EXPECT_NE(std::string(e.what()).find(phrase), std::string::npos) << e.what();
+  }
+}
+
+TEST(GemmArgs, RejectsEachBadArgumentWithItsRule) {
+  auto args = valid_args();
+  args.weights.k = 4100;
+  expect_rejected(args, "k=4100 must be a positive multiple of 128");
+  args = valid_args();
+  args.weights.n = 4160;
+  expect_rejected(args, "n=4160 must be a positive multiple of 128");
+  args = valid_args();
+  args.m = 0;
+  expect_rejected(args, "m=0 must be at least 1");
+  args = valid_args();
+  args.weights.group_size = 256;
+  expect_rejected(args, "group_size=256 must be 32, 64, 128 or -1");
+  args = valid_args();
+  args.weights.k = 384;
+  args.weights.group_size = 256;
+  expect_rejected(args, "group_size=256");
+  args = valid_args();
+  args.a = nullptr;
+  expect_rejected(args, "null");
+  args = valid_args();
+  args.c = fake_device_memory + 2;
+  expect_rejected(args, "16-byte aligned");
+  args = valid_args();
+  args.workspace_bytes = 4;
+  expect_rejected(args, "workspace has 4 bytes");
+  args = valid_args();
+  args.activation_dtype = DType::kFloat32;
+  expect_rejected(args, "activation dtype fp32");
+  args = valid_args();
+  args.weights.scheme = QuantScheme::kSymmetricInt8;
+  expect_rejected(args, "only symmetric INT4");
+}
+
+TEST(GemmArgs, WorkspaceCoversEveryConfiguration) {
+  for (int m : {1, 16, 17, 33, 64, 65, 1000, 4096}) {
+    for (int n : {128, 384, 4096, 22016}) {
+      const auto& config = gemm_detail::choose_dense_config(m, n);
+      EXPECT_EQ(n % config.tile_n, 0) << "m=" << m << " n=" << n << " " << config.name;
+      const int slices = ((m + config.rows - 1) / config.rows) * (n / config.tile_n);
+      EXPECT_GE(gemm_workspace_bytes(m, n), slices * sizeof(int)) << config.name;
+    }
+  }
+}
+
+TEST(GemmArgs, SmallBatchesUseTheMemoryBoundConfiguration) {
+  EXPECT_EQ(gemm_detail::choose_dense_config(1, 4096).rows, 16);
+  EXPECT_EQ(gemm_detail::choose_dense_config(16, 4096).rows, 16);
+  EXPECT_EQ(gemm_detail::choose_dense_config(17, 4096).rows, 32);
+  EXPECT_EQ(gemm_detail::choose_dense_config(64, 4096).rows, 64);
+  EXPECT_EQ(gemm_detail::choose_dense_config(64, 384).rows, 32);  // n % 256 != 0
+}
+
+}  // namespace
+}  // namespace marlin
