@@ -40,6 +40,16 @@ void check_packable(const QuantizedMatrix& w) {
   require(w.n % layout::kTileN == 0,
           "pack: n=" + std::to_string(w.n) + " must be a multiple of " +
               std::to_string(layout::kTileN));
+  // Scales are stored as fp16/bf16 bits: one that the type cannot hold exactly would change
+  // silently in the packed copy.
+  for (std::size_t i = 0; i < w.scales.size(); ++i) {
+    const float scale = w.scales[i];
+    if (scale_value(scale_bits(scale, w.scale_dtype), w.scale_dtype) != scale) {
+      require(false, "pack: scales[" + std::to_string(i) + "]=" + std::to_string(scale) +
+                         " is not exactly representable in " +
+                         std::string(dtype_name(w.scale_dtype)));
+    }
+  }
 }
 
 PackedMatrix pack(const QuantizedMatrix& w) {
@@ -79,6 +89,11 @@ QuantizedMatrix unpack(const PackedMatrix& p) {
               " must be positive multiples of 16 and 64");
   require(p.qweight.size() == static_cast<std::size_t>(p.k) * p.n / 8,
           "unpack: qweight has " + std::to_string(p.qweight.size()) + " words; expected k*n/8");
+  require(p.group_size == kPerChannel || (p.group_size > 0 && p.k % p.group_size == 0),
+          "unpack: k=" + std::to_string(p.k) + " must be a multiple of group_size=" +
+              std::to_string(p.group_size) + " (or group_size -1, per-channel)");
+  require(p.scale_dtype == DType::kFloat16 || p.scale_dtype == DType::kBFloat16,
+          "unpack: scale dtype must be fp16 or bf16");
   QuantizedMatrix w;
   w.scheme = p.scheme;
   w.k = p.k;
