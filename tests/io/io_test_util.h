@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -81,6 +82,18 @@ void expect_error(Body&& body, ErrorCode code, const std::vector<std::string>& p
           << "message '" << message << "' lacks '" << part << "'";
     }
   }
+}
+
+}  // namespace marlin::io::testing
+
+#include "marlin/io/safetensors.h"
+
+namespace marlin::io::testing {
+
+inline std::uint32_t read_word(const TensorData& tensor, std::size_t index) {
+  std::uint32_t word = 0;
+  std::memcpy(&word, tensor.data + 4 * index, 4);
+  return word;
 }
 
 }  // namespace marlin::io::testing
