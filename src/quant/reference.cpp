@@ -75,6 +75,11 @@ void validate(const QuantizedMatrix& w) {
     require(w.zeros.size() == w.scales.size(),
             "zeros has " + std::to_string(w.zeros.size()) + " values; expected groups*n=" +
                 std::to_string(w.scales.size()));
+    for (std::size_t i = 0; i < w.zeros.size(); ++i) {
+      require(w.zeros[i] <= max_code, "zero point zeros[" + std::to_string(i) + "]=" +
+                                          std::to_string(w.zeros[i]) + " exceeds " +
+                                          std::to_string(max_code));
+    }
   } else {
     require(w.zeros.empty(), "zeros given for a symmetric scheme");
   }
@@ -82,16 +87,30 @@ void validate(const QuantizedMatrix& w) {
 
 namespace {
 
-float round_to_dtype(float value, DType dtype) {
-  return dtype == DType::kBFloat16 ? bf16_to_float(float_to_bf16(value))
-                                   : half_to_float(float_to_half(value));
+std::uint16_t dtype_bits_of(float value, DType dtype) {
+  return dtype == DType::kBFloat16 ? float_to_bf16(value).bits : float_to_half(value).bits;
 }
 
-// The smallest value representable in `dtype` that is >= value (value > 0, in range).
+float dtype_value_of(std::uint16_t bits, DType dtype) {
+  return dtype == DType::kBFloat16 ? bf16_to_float(BFloat16{bits}) : half_to_float(Half{bits});
+}
+
+// The smallest value representable in `dtype` that is >= value (value > 0). For positive finite
+// fp16 and bf16 numbers the next representable value up is the bit pattern plus one, which also
+// covers values below the smallest subnormal (0 -> smallest subnormal). Infinity when the value
+// is beyond the type's range.
 float round_up_to_dtype(float value, DType dtype) {
-  float rounded = round_to_dtype(value, dtype);
-  while (rounded < value) rounded = round_to_dtype(std::nextafter(rounded, 1e30f) * 1.0001f, dtype);
-  return rounded;
+  std::uint16_t bits = dtype_bits_of(value, dtype);
+  if (dtype_value_of(bits, dtype) < value) ++bits;
+  return dtype_value_of(bits, dtype);
+}
+
+[[noreturn]] void throw_scale_out_of_range(float needed, int group, int col, DType dtype) {
+  throw Error(ErrorCode::kInvalidArgument,
+              "quantize_rtn: group " + std::to_string(group) + ", column " + std::to_string(col) +
+                  " needs a scale of " + std::to_string(needed) + ", beyond the " +
+                  (dtype == DType::kBFloat16 ? "bf16" : "fp16") +
+                  " range (fp16 scales stop at 65504; use bf16 scales for such weights)");
 }
 
 }  // namespace
@@ -108,6 +127,8 @@ QuantizedMatrix quantize_rtn(const std::vector<float>& w, int k, int n, QuantSch
   require(group_size == kPerChannel || (group_size > 0 && k % group_size == 0),
           "quantize_rtn: k=" + std::to_string(k) + " must be a multiple of group_size=" +
               std::to_string(group_size));
+  require(scale_dtype == DType::kFloat16 || scale_dtype == DType::kBFloat16,
+          "quantize_rtn: scale dtype must be fp16 or bf16");
   require(w.size() == static_cast<std::size_t>(k) * static_cast<std::size_t>(n),
           "quantize_rtn: w has " + std::to_string(w.size()) + " values; expected k*n");
   const int group = out.effective_group_size();
@@ -119,10 +140,18 @@ QuantizedMatrix quantize_rtn(const std::vector<float>& w, int k, int n, QuantSch
 
   for (int g = 0; g < groups; ++g) {
     for (int col = 0; col < n; ++col) {
-      float lo = w[static_cast<std::size_t>(g) * group * n + col];
-      float hi = lo;
+      // The range always includes 0: asymmetric codes need a zero point inside [0, max_code]
+      // (a group of all-positive values would otherwise clip at the top), and 0 itself must be
+      // representable exactly.
+      float lo = 0.0f;
+      float hi = 0.0f;
       for (int row = g * group; row < (g + 1) * group; ++row) {
         const float v = w[static_cast<std::size_t>(row) * n + col];
+        if (!std::isfinite(v)) {
+          throw Error(ErrorCode::kInvalidArgument,
+                      "quantize_rtn: w[" + std::to_string(row) + ", " + std::to_string(col) +
+                          "]=" + std::to_string(v) + " must be finite");
+        }
         lo = std::min(lo, v);
         hi = std::max(hi, v);
       }
@@ -131,7 +160,9 @@ QuantizedMatrix quantize_rtn(const std::vector<float>& w, int k, int n, QuantSch
       if (scheme_has_zeros(scheme)) {
         const float range = hi - lo;
         scale = range > 0 ? range / static_cast<float>(max_code) : std::max(std::fabs(hi), 1.0f);
-        scale = round_up_to_dtype(scale, scale_dtype);
+        const float needed = scale;
+        scale = round_up_to_dtype(needed, scale_dtype);
+        if (!std::isfinite(scale)) throw_scale_out_of_range(needed, g, col, scale_dtype);
         zero = std::clamp(static_cast<int>(std::nearbyint(-lo / scale)), 0, max_code);
         out.zeros[static_cast<std::size_t>(g) * n + col] = static_cast<std::uint8_t>(zero);
       } else {
@@ -140,7 +171,9 @@ QuantizedMatrix quantize_rtn(const std::vector<float>& w, int k, int n, QuantSch
         zero = scheme_implicit_zero(scheme);
         const float magnitude = std::max(std::fabs(lo), std::fabs(hi));
         scale = magnitude > 0 ? magnitude / (static_cast<float>(zero) - 0.5f) : 1.0f;
-        scale = round_up_to_dtype(scale, scale_dtype);
+        const float needed = scale;
+        scale = round_up_to_dtype(needed, scale_dtype);
+        if (!std::isfinite(scale)) throw_scale_out_of_range(needed, g, col, scale_dtype);
       }
       out.scales[static_cast<std::size_t>(g) * n + col] = scale;
       for (int row = g * group; row < (g + 1) * group; ++row) {
