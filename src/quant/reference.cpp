@@ -63,12 +63,14 @@ void validate(const QuantizedMatrix& w) {
               std::to_string(groups) + " groups x n=" + std::to_string(w.n));
   for (int row = 0; row < w.k && !w.g_idx.empty(); ++row) {
     const int g = w.g_idx[static_cast<std::size_t>(row)];
-    require(g >= 0 && g < groups, "g_idx[" + std::to_string(row) + "]=" + std::to_string(g) +
+    if (g >= 0 && g < groups) continue;  // messages are built only on failure: this loop is hot
+    require(false, "g_idx[" + std::to_string(row) + "]=" + std::to_string(g) +
                                       " is outside [0, " + std::to_string(groups) + ")");
   }
   const int max_code = (1 << scheme_bits(w.scheme)) - 1;
   for (std::size_t i = 0; i < count; ++i) {
-    require(w.q[i] <= max_code, "code q[" + std::to_string(i) + "]=" + std::to_string(w.q[i]) +
+    if (w.q[i] <= max_code) continue;
+    require(false, "code q[" + std::to_string(i) + "]=" + std::to_string(w.q[i]) +
                                     " exceeds " + std::to_string(max_code));
   }
   if (scheme_has_zeros(w.scheme)) {
@@ -76,7 +78,8 @@ void validate(const QuantizedMatrix& w) {
             "zeros has " + std::to_string(w.zeros.size()) + " values; expected groups*n=" +
                 std::to_string(w.scales.size()));
     for (std::size_t i = 0; i < w.zeros.size(); ++i) {
-      require(w.zeros[i] <= max_code, "zero point zeros[" + std::to_string(i) + "]=" +
+      if (w.zeros[i] <= max_code) continue;
+      require(false, "zero point zeros[" + std::to_string(i) + "]=" +
                                           std::to_string(w.zeros[i]) + " exceeds " +
                                           std::to_string(max_code));
     }
