@@ -9,9 +9,13 @@
 //            |--- block 0 ---|--- block 1 ---|--- block 2 ---|
 //
 // so every SM streams the same number of weight bytes whatever the shape. A slice shared by
-// several blocks is summed serially through C, in block order, under a per-slice lock: the first
-// block writes its partial sum, each next one adds its own, the last writes the result and resets
-// the lock to zero. The order is fixed, so results are bitwise deterministic. Consecutive slices
+// several blocks is summed serially through C under a per-slice lock, in REVERSE block order: the
+// last block of a slice reaches it first (it is the start of that block's stripe), so it goes
+// first and never waits; the others finish the slice at the end of their stripes, at about the
+// same time. (In forward order every block would wait at its first slice for the previous block
+// to finish its whole stripe: a chain through the grid.) The first block to go writes its partial
+// sum to C, each next one adds its own, the final one writes the result and resets the lock to
+// zero. The order is fixed, so results are bitwise deterministic. Consecutive slices
 // are the m chunks of one n tile, so blocks running at the same time read the same weights (from
 // L2, once m exceeds one chunk).
 //
@@ -250,15 +254,15 @@ __device__ __forceinline__ void finish_slice(const DenseParams& p, Accumulators<
   const int slice_index = linear / k_tiles;
   const int first_block = slice_index * k_tiles / p.tiles_per_block;
   const int last_block = (slice_index * k_tiles + k_tiles - 1) / p.tiles_per_block;
-  const int rank = blockIdx.x - first_block;
+  const int rank = last_block - blockIdx.x;  // reverse order, see the top of this file
   const bool shared_slice = last_block > first_block;
   int* lock = p.locks + slice_index;
 
   if (shared_slice) ptx::block_wait_for_turn(lock, rank);
   if (k_group == 0) accumulate_and_store<T>(p, acc, tile, slice_warp, rank > 0);
   if (shared_slice) {
-    const bool last = blockIdx.x == last_block;
-    ptx::block_pass_turn(lock, last ? 0 : rank + 1);
+    const bool final_turn = blockIdx.x == first_block;
+    ptx::block_pass_turn(lock, final_turn ? 0 : rank + 1);
   }
   acc.zero();
 }
