@@ -97,3 +97,12 @@ inline std::uint32_t read_word(const TensorData& tensor, std::size_t index) {
 }
 
 }  // namespace marlin::io::testing
+
+namespace marlin::io::testing {
+
+inline std::string read_file_text(const std::string& path) {
+  const auto bytes = read_file(path);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+}  // namespace marlin::io::testing
