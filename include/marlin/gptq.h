@@ -99,8 +99,9 @@ QuantizedMatrix gptq_quantize_reference(const std::vector<float>& weight, int n,
 // --- GPU (cuBLAS + cuSOLVER, fp32) -------------------------------------------------------------
 
 // Accumulates the Hessian of one layer input on the GPU (k x k fp32, never the activations) and
-// quantizes weight matrices with it. All work runs on `stream`; calls block until their results
-// are on the host. Not thread-safe; one per stream.
+// quantizes weight matrices with it. All work runs on `stream`. add_batch and set_hessian are
+// asynchronous (keep the input alive until the stream has passed it); hessian() and quantize()
+// block until their results are on the host. Not thread-safe; one per stream.
 class GptqQuantizer {
  public:
   explicit GptqQuantizer(int k, cudaStream_t stream = nullptr);

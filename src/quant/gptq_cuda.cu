@@ -2,7 +2,7 @@
 // with cuBLAS (Hessian accumulation, one lazy-batch GEMM per block), cuSOLVER (potrf, potri,
 // potrf: the inverse Hessian's upper Cholesky factor) and the kernels of gptq_kernels.cuh.
 //
-// Cost for k features and n outputs: the factorizations are O(k^3) (k = 8192: ~0.5 TFLOP), the
+// Cost for k features and n outputs: the factorizations are O(k^3) (k = 8192: ~0.7 TFLOP), the
 // lazy-batch GEMMs sum to ~n k^2 FLOP (n = 28672, k = 8192: ~1.9 TFLOP fp32); the block kernel does
 // ~n k 64 shared-memory updates, a small fraction of that.
 #include <cublas_v2.h>

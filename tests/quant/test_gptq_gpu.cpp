@@ -237,9 +237,11 @@ TEST(GptqGpu, HessianAccumulatesBatches) {
       if (is_half) {
         const DeviceCopy<std::uint16_t> device(to_half_bits(batch, bf16));
         quantizer.add_batch(device.get(), dtype, rows);
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);  // add_batch is asynchronous
       } else {
         const DeviceCopy<float> device(batch);
         quantizer.add_batch(device.get(), rows);
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       }
       offset += rows;
     }
@@ -401,7 +403,7 @@ TEST(GptqGpu, TimingOfRealLayerShapes) {
       const auto upload_start = std::chrono::steady_clock::now();
       const DeviceCopy<float> x_device(x);
       quantizer.add_batch(x_device.get(), batch);
-      cudaDeviceSynchronize();
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       upload_seconds += seconds_since(upload_start);
     }
     const std::vector<float> weight =
