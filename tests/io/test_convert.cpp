@@ -253,6 +253,49 @@ TEST(Convert, ActOrderAndAwqAreRefusedWithTheRule) {
                {"7 of 7 linear layers cannot be packed yet", "without act-order",
                 "model.layers.0.mlp.down_proj: pack: act-order"});
   EXPECT_FALSE(fs::exists(options.output));
+
+  // AWQ stores zeros (asymmetric): every layer is refused, none silently skipped.
+  const std::string awq = dir.file("awq");
+  fs::create_directories(awq);
+  testing::write_text(awq + "/config.json", std::string(kConfig) +
+      R"(, "quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 32,
+         "zero_point": true, "version": "gemm"}})");
+  SafetensorsWriter writer;
+  std::vector<std::vector<std::uint16_t>> keep;
+  add_common(writer, keep);
+  for (const auto& linear : kLinears) {
+    const auto k = static_cast<std::uint64_t>(linear.k), n = static_cast<std::uint64_t>(linear.n);
+    const std::vector<std::uint32_t> qweight(k * n / 8, 0x12345678u), qzeros(k / 32 * n / 8, 0x76543210u);
+    const std::vector<std::uint16_t> scales(k / 32 * n, float_to_half(0.5f).bits);
+    const std::string base = linear.name;
+    writer.add_copy(base + ".qweight", StDType::kI32, {k, n / 8}, qweight.data(), qweight.size() * 4);
+    writer.add_copy(base + ".qzeros", StDType::kI32, {k / 32, n / 8}, qzeros.data(), qzeros.size() * 4);
+    writer.add_copy(base + ".scales", StDType::kF16, {k / 32, n}, scales.data(), scales.size() * 2);
+  }
+  writer.write(awq + "/model.safetensors");
+  options.input = awq;
+  expect_error([&] { convert_checkpoint(options); }, ErrorCode::kUnsupported,
+               {"7 of 7 linear layers cannot be packed yet", "symmetric INT4",
+                "model.layers.0.self_attn.q_proj: pack: only symmetric INT4"});
+  EXPECT_FALSE(fs::exists(options.output));
+}
+
+TEST(Convert, RefusesMarlinInputAndQuantizedTensorsWithoutConfig) {
+  ScratchDir dir;
+  write_float_model(dir.file("in"));
+  ConvertOptions options;
+  options.input = dir.file("in");
+  options.output = dir.file("out");
+  options.group_size = 64;
+  convert_checkpoint(options);
+  options.input = dir.file("out");
+  options.output = dir.file("again");
+  expect_error([&] { convert_checkpoint(options); }, ErrorCode::kInvalidArgument,
+               {"already a marlin checkpoint"});
+  // The marlin tensors (.qweight) under a plain config look quantized: refused, not copied.
+  testing::write_text(dir.file("out") + "/config.json", std::string(kConfig) + "}");
+  expect_error([&] { convert_checkpoint(options); }, ErrorCode::kIo,
+               {"looks quantized", "no quantization_config"});
 }
 
 }  // namespace

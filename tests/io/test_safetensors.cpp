@@ -1,4 +1,5 @@
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -207,6 +208,47 @@ TEST(SafetensorsWriter, RejectsDuplicatesAndSizeMismatch) {
                ErrorCode::kInvalidArgument, {"'b'", "shape needs 2"});
   expect_error([&] { writer.add_borrowed("__metadata__", StDType::kU8, {1}, &byte, 1); },
                ErrorCode::kInvalidArgument, {"reserved"});
+}
+
+}  // namespace
+}  // namespace marlin::io
+
+namespace marlin::io {
+namespace {
+
+// Every strict prefix of a valid file is rejected with kIo (never a crash or a bogus header),
+// and so is every single-byte corruption of the length prefix that makes it disagree.
+TEST(SafetensorsHeader, EveryTruncationIsAnIoError) {
+  SafetensorsWriter writer;
+  const std::vector<std::uint16_t> values = {1, 2, 3, 4, 5, 6};
+  writer.add_borrowed("a", StDType::kF16, {2, 3}, values.data(), 12);
+  writer.add_borrowed("b", StDType::kU8, {4}, values.data(), 4);
+  std::vector<std::uint8_t> file = writer.header_bytes();
+  file.insert(file.end(), 16, 7);
+  ASSERT_EQ(parse_safetensors_header(file.data(), file.size(), file.size(), "f").tensors.size(), 2u);
+  for (std::size_t length = 0; length < file.size(); ++length) {
+    const std::vector<std::uint8_t> prefix(file.begin(), file.begin() + static_cast<long>(length));
+    expect_error([&] { parse_safetensors_header(prefix.data(), length, length, "f"); },
+                 ErrorCode::kIo, {"f: "});
+  }
+}
+
+// The fuzzing seed corpus (fuzz/corpus): each input parses or is a clean kIo error.
+TEST(SafetensorsHeader, FuzzSeedCorpusParsesOrFailsCleanly) {
+  int files = 0;
+  int parsed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(MARLIN_FUZZ_CORPUS)) {
+    const auto bytes = testing::read_file(entry.path().string());
+    ++files;
+    try {
+      parse_safetensors_header(bytes.data(), bytes.size(), bytes.size(), "seed");
+      ++parsed;
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::kIo) << entry.path();
+    }
+  }
+  EXPECT_GE(files, 5);
+  EXPECT_GE(parsed, 4);  // the seeds include valid headers
 }
 
 }  // namespace
