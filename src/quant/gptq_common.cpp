@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "marlin/status.h"
@@ -59,9 +60,14 @@ std::vector<std::int32_t> processing_order(const std::vector<double>& diagonal, 
   std::vector<std::int32_t> order(diagonal.size());
   std::iota(order.begin(), order.end(), 0);
   if (act_order) {
-    std::stable_sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) {
-      return diagonal[static_cast<std::size_t>(a)] > diagonal[static_cast<std::size_t>(b)];
-    });
+    // A NaN diagonal (a broken Hessian, which then falls back to RTN) sorts last, so that the
+    // comparison stays a strict weak order.
+    auto key = [&](std::int32_t feature) {
+      const double d = diagonal[static_cast<std::size_t>(feature)];
+      return std::isnan(d) ? -std::numeric_limits<double>::infinity() : d;
+    };
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::int32_t a, std::int32_t b) { return key(a) > key(b); });
   }
   return order;
 }

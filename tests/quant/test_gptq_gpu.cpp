@@ -305,6 +305,8 @@ TEST(GptqGpu, DeadInputsRetriesAndFallback) {
   std::vector<float> not_a_number(static_cast<std::size_t>(k) * k, 0.0f);
   for (int i = 0; i < k; ++i) not_a_number[static_cast<std::size_t>(i) * k + i] = 1.0f;
   not_a_number[static_cast<std::size_t>(5) * k + 2] = std::nanf("");
+  std::vector<float> nan_diagonal = dead_hessian;
+  nan_diagonal[static_cast<std::size_t>(3) * k + 3] = std::nanf("");
 
   struct Expectation {
     const char* name;
@@ -312,7 +314,8 @@ TEST(GptqGpu, DeadInputsRetriesAndFallback) {
   };
   for (const Expectation& e : {Expectation{"dead input 9", &dead_hessian},
                                Expectation{"5% negative", &negative},
-                               Expectation{"NaN entry", &not_a_number}}) {
+                               Expectation{"NaN entry", &not_a_number},
+                               Expectation{"NaN diagonal", &nan_diagonal}}) {
     SCOPED_TRACE(e.name);
     GptqReport cpu_report;
     const QuantizedMatrix cpu =

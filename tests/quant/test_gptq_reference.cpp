@@ -284,6 +284,17 @@ TEST(GptqReference, HopelessHessianFallsBackToRtn) {
     EXPECT_TRUE(all_finite(q));
     EXPECT_EQ(q.q, rtn.q);
   }
+  // A NaN on the diagonal with act-order: the order stays well defined, the result finite.
+  std::vector<double> nan_diagonal = identity_hessian(k);
+  nan_diagonal[static_cast<std::size_t>(7) * k + 7] = std::nan("");
+  GptqOptions options;
+  options.group_size = 32;
+  options.act_order = true;
+  GptqReport report;
+  const QuantizedMatrix q = gptq_quantize_reference(weight, n, k, nan_diagonal, options, &report);
+  EXPECT_TRUE(report.identity_fallback);
+  EXPECT_TRUE(all_finite(q));
+  EXPECT_EQ(q.g_idx[7], k / 32 - 1);  // sorted last
 }
 
 // With H = I the weights are not moved, so the clip search (norm 2) can only lower each group's
