@@ -12,15 +12,17 @@ using namespace kernels::dense;
 
 template <class T>
 constexpr DenseConfig config_of(const char* name) {
-  return {name, T::kRows, T::kTileK, T::kTileN, T::kSharedBytes, &launch_dense_fp16_int4<T>};
+  return {name,          T::kRows,         T::kTileK,
+          T::kTileN,     T::kSharedBytes,  T::kBlocksPerSM,
+          &launch_dense_fp16_int4<T>, &resident_blocks_per_sm_dense_fp16_int4<T>};
 }
 
-// Rows: 16-row A blocks per tile. m <= 32 is memory-bound (weights dominate): 128x128 tiles with
-// a 6-deep pipeline. Larger m: 64x256 tiles; m > 64 runs as several 64-row chunks in one launch.
+// Rows: 16-row A blocks per tile. m <= 32 is memory-bound (weights dominate): 128x128 tiles,
+// deep pipelines, two blocks per SM. Larger m: 64x256 tiles; m > 64 runs as several 64-row chunks in one launch.
 // n not a multiple of 256 falls back to the 32-row 128x128 configuration in 32-row chunks.
 constexpr DenseConfig kConfigs[] = {
-    config_of<TilingM1>("m16_k128_n128_s6"),
-    config_of<TilingM2>("m32_k128_n128_s6"),
+    config_of<TilingM1>("m16_k128_n128_s6_b2"),
+    config_of<TilingM2>("m32_k128_n128_s6_b1"),
     config_of<TilingM3>("m48_k64_n256_s4"),
     config_of<TilingM4>("m64_k64_n256_s4"),
 };

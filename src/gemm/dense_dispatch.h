@@ -13,7 +13,9 @@ struct DenseConfig {
   int tile_k;
   int tile_n;
   int shared_bytes;
+  int blocks_per_sm;  // what the configuration is built for; the device may allow fewer
   void (*launch)(const kernels::dense::DenseParams&, int grid, cudaStream_t);
+  int (*resident_blocks_per_sm)();
 };
 
 // The configuration for m rows and n columns (n a multiple of 128).

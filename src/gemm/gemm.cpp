@@ -1,6 +1,7 @@
 // The public GEMM entry: argument checks, workspace, choice of configuration, launch.
 #include "marlin/gemm.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -14,6 +15,12 @@ namespace {
 bool aligned16(const void* pointer) { return reinterpret_cast<std::uintptr_t>(pointer) % 16 == 0; }
 
 std::string str(long long value) { return std::to_string(value); }
+
+int log2_of_power_of_two(int value) {
+  int shift = 0;
+  while ((1 << shift) < value) ++shift;
+  return shift;
+}
 
 void check_args(const GemmArgs& args) {
   const PackedWeightsView& w = args.weights;
@@ -80,13 +87,20 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   params.m = args.m;
   params.n = w.n;
   params.k = w.k;
-  params.group_size = w.group_size == kPerChannel ? w.k : w.group_size;
+  params.group_shift = w.group_size == kPerChannel ? 31 : log2_of_power_of_two(w.group_size);
   params.m_chunks = (args.m + config.rows - 1) / config.rows;
   const long long total_tiles =
       static_cast<long long>(params.m_chunks) * (w.n / config.tile_n) * (w.k / config.tile_k);
   require(total_tiles < (1LL << 31), "problem too large: more than 2^31 tiles");
-  // One block per SM, each taking an equal stripe of the tiles.
-  const int grid_target = static_cast<int>(std::min<long long>(sm_count, total_tiles));
+  // A persistent grid: as many blocks as are resident at once (the serial slice reduction needs
+  // every block of the launch running), each taking an equal stripe of the tiles.
+  const int resident = std::min(config.blocks_per_sm, config.resident_blocks_per_sm());
+  if (resident < 1) {
+    throw Error(ErrorCode::kUnsupported,
+                std::string("kernel configuration ") + config.name + " does not fit on this device");
+  }
+  const int grid_target =
+      static_cast<int>(std::min<long long>(static_cast<long long>(sm_count) * resident, total_tiles));
   params.tiles_per_block = static_cast<int>((total_tiles + grid_target - 1) / grid_target);
   const int grid = static_cast<int>((total_tiles + params.tiles_per_block - 1) /
                                     params.tiles_per_block);

@@ -73,8 +73,15 @@ __device__ __forceinline__ TileCoord tile_coord(int linear, int k_tiles, int m_c
   return {slice % m_chunks, slice / m_chunks, linear % k_tiles};
 }
 
-__device__ __forceinline__ int scale_rows_per_stage(int group_size, int tile_k) {
-  return group_size >= tile_k ? 1 : tile_k / group_size;
+// The next pair in the work order, without divisions (this runs once per stage).
+__device__ __forceinline__ void advance(TileCoord& tile, int k_tiles, int m_chunks) {
+  if (++tile.k_tile == k_tiles) {
+    tile.k_tile = 0;
+    if (++tile.m_chunk == m_chunks) {
+      tile.m_chunk = 0;
+      ++tile.n_tile;
+    }
+  }
 }
 
 // Issues the cp.async copies of one stage; every thread copies a few 16-byte chunks.
@@ -112,9 +119,9 @@ __device__ __forceinline__ void load_stage(const DenseParams& p, StageView<T> st
         offset_in_band * layout::kWordsPerLane;
     ptx::cp_async_16(stage.b + i, p.b + word);
   }
-  // Scale rows of the groups this k tile touches.
-  const int rows = scale_rows_per_stage(p.group_size, T::kTileK);
-  const int first_row = tile.k_tile * T::kTileK / p.group_size;
+  // Scale rows of the groups this k tile touches (group sizes are powers of two, or k).
+  const int rows = max(1, T::kTileK >> p.group_shift);
+  const int first_row = (tile.k_tile * T::kTileK) >> p.group_shift;
   constexpr int kChunksPerRow = T::kTileN / 8;
   const __half* scales = static_cast<const __half*>(p.scales);
   if (threadIdx.x < rows * kChunksPerRow) {
@@ -151,7 +158,7 @@ __device__ __forceinline__ void compute_stage(const DenseParams& p, StageView<T>
     // (16 x 64) int4 weights: this lane's 4 words = B fragments of all 8 column groups.
     const uint4 words = stage.b[(k_step * T::kNSlices + slice) * 32 + lane];
     // The 8 scales of this lane's columns (8j + lane/4), contiguous thanks to the transpose.
-    const int scale_row = p.group_size >= T::kTileK ? 0 : k_step * 16 / p.group_size;
+    const int scale_row = (k_step * 16) >> p.group_shift;  // 0 when a group spans the tile
     const uint4 scale_bits = *reinterpret_cast<const uint4*>(
         stage.scales + scale_row * T::kTileN + slice * layout::kTileN + (lane / 4) * 8);
     const __half* column_scales = reinterpret_cast<const __half*>(&scale_bits);
@@ -268,7 +275,8 @@ __device__ __forceinline__ void finish_slice(const DenseParams& p, Accumulators<
 }
 
 template <class T>
-__global__ void __launch_bounds__(T::kThreads, 1) dense_fp16_int4_kernel(const DenseParams p) {
+__global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM)
+    dense_fp16_int4_kernel(const DenseParams p) {
   extern __shared__ __align__(128) std::uint8_t shared[];
   const int k_tiles = p.k / T::kTileK;
   const int total = p.m_chunks * (p.n / T::kTileN) * k_tiles;
@@ -283,31 +291,37 @@ __global__ void __launch_bounds__(T::kThreads, 1) dense_fp16_int4_kernel(const D
 
   // Prologue: fill kStages - 1 stages. Every step commits one group (possibly empty) so that
   // wait_group counts stay aligned with stage numbers.
+  TileCoord load_tile = tile_coord(begin, k_tiles, p.m_chunks);
 #pragma unroll
   for (int s = 0; s < T::kStages - 1; ++s) {
-    if (s < count)
-      load_stage<T>(p, StageView<T>::at(shared, s), tile_coord(begin + s, k_tiles, p.m_chunks));
+    if (s < count) {
+      load_stage<T>(p, StageView<T>::at(shared, s), load_tile);
+      advance(load_tile, k_tiles, p.m_chunks);
+    }
     ptx::cp_async_commit_group();
   }
 
   Accumulators<T> acc;
   acc.zero();
+  int compute_k_tile = begin % k_tiles;
   for (int i = 0; i < count; ++i) {
     ptx::cp_async_wait_group<T::kStages - 2>();
     // Stage i has landed for every thread, and everyone is done with stage i - 1, whose buffer
     // the next load reuses.
     __syncthreads();
     const int next = i + T::kStages - 1;
-    if (next < count)
-      load_stage<T>(p, StageView<T>::at(shared, next % T::kStages),
-                    tile_coord(begin + next, k_tiles, p.m_chunks));
+    if (next < count) {
+      load_stage<T>(p, StageView<T>::at(shared, next % T::kStages), load_tile);
+      advance(load_tile, k_tiles, p.m_chunks);
+    }
     ptx::cp_async_commit_group();
 
     compute_stage<T>(p, StageView<T>::at(shared, i % T::kStages), acc, slice_warp, k_group);
 
-    const int linear = begin + i;
-    if (linear % k_tiles == k_tiles - 1 || i == count - 1)
-      finish_slice<T>(p, acc, reduce_buffer, linear, slice_warp, k_group);
+    const bool slice_done = ++compute_k_tile == k_tiles;
+    if (slice_done) compute_k_tile = 0;
+    if (slice_done || i == count - 1)
+      finish_slice<T>(p, acc, reduce_buffer, begin + i, slice_warp, k_group);
   }
   ptx::cp_async_wait_group<0>();
 }

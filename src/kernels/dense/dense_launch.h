@@ -12,4 +12,8 @@ namespace marlin::kernels::dense {
 template <class T>
 void launch_dense_fp16_int4(const DenseParams& params, int grid, cudaStream_t stream);
 
+// Blocks of Tiling T that fit on one SM of the current device (registers, shared memory).
+template <class T>
+int resident_blocks_per_sm_dense_fp16_int4();
+
 }  // namespace marlin::kernels::dense

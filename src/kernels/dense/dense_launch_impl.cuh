@@ -16,4 +16,14 @@ void launch_dense_fp16_int4(const DenseParams& params, int grid, cudaStream_t st
   CUDA_CHECK_LAUNCH("dense_fp16_int4_kernel");
 }
 
+template <class T>
+int resident_blocks_per_sm_dense_fp16_int4() {
+  CUDA_CHECK(cudaFuncSetAttribute(dense_fp16_int4_kernel<T>,
+                                  cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSharedBytes));
+  int blocks = 0;
+  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, dense_fp16_int4_kernel<T>,
+                                                           T::kThreads, T::kSharedBytes));
+  return blocks;
+}
+
 }  // namespace marlin::kernels::dense

@@ -14,7 +14,7 @@ struct DenseParams {
   int m;
   int n;
   int k;
-  int group_size;              // rows per scale group; k for per-channel
+  int group_shift;             // log2(group size); 31 for per-channel (every row -> group 0)
   int m_chunks;                // ceil(m / tile rows)
   int tiles_per_block;         // length of each block's stripe, in k tiles
 };

@@ -15,12 +15,14 @@
 
 namespace marlin::kernels::dense {
 
-template <int kMBlocks_, int kTileK_, int kTileN_, int kStages_>
+template <int kMBlocks_, int kTileK_, int kTileN_, int kStages_, int kBlocksPerSM_>
 struct Tiling {
   static constexpr int kMBlocks = kMBlocks_;  // 16-row mma blocks of A per tile
   static constexpr int kTileK = kTileK_;
   static constexpr int kTileN = kTileN_;
   static constexpr int kStages = kStages_;    // cp.async pipeline depth
+  // Resident blocks per SM the configuration is built for (registers are capped to allow it).
+  static constexpr int kBlocksPerSM = kBlocksPerSM_;
 
   static constexpr int kThreads = 256;
   static constexpr int kWarps = kThreads / 32;
@@ -44,13 +46,16 @@ struct Tiling {
   static constexpr int kSharedBytes = kStages * kStageBytes + kReduceBytes;
 };
 
-// The configurations shipped (src/kernels/dense/dense_fp16_int4.cu instantiates exactly these;
-// src/gemm/dense_dispatch.cpp chooses among them). Small batches are memory-bound: a deep
-// pipeline of square 128x128 weight tiles keeps enough bytes in flight; larger batches use wide
-// 64x256 tiles so that each A fragment feeds more tensor-core work.
-using TilingM1 = Tiling<1, 128, 128, 6>;
-using TilingM2 = Tiling<2, 128, 128, 6>;
-using TilingM3 = Tiling<3, 64, 256, 4>;
-using TilingM4 = Tiling<4, 64, 256, 4>;
+// The configurations shipped (dense_fp16_int4_*_m.cu instantiate exactly these;
+// src/gemm/dense_dispatch.cpp chooses among them). Small batches: square 128x128 weight tiles,
+// a deep pipeline, and two blocks per SM where registers allow (m<=16). Profiling the one-block version at m=1 on an H200
+// (ncu, 2026-11-27) showed it issue-bound, not memory-bound: 2 warps per scheduler issued 0.44
+// instructions per cycle and DRAM ran at 20% of peak; a second block doubles the warps that hide
+// the dequantization and shared-memory latencies. Larger batches use wide 64x256 tiles so that
+// each dequantized weight fragment feeds more tensor-core work.
+using TilingM1 = Tiling<1, 128, 128, 6, 2>;
+using TilingM2 = Tiling<2, 128, 128, 6, 1>;
+using TilingM3 = Tiling<3, 64, 256, 4, 1>;
+using TilingM4 = Tiling<4, 64, 256, 4, 1>;
 
 }  // namespace marlin::kernels::dense
