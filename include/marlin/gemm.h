@@ -36,12 +36,15 @@ struct GemmArgs {
   int m = 0;
   PackedWeightsView weights;
   void* c = nullptr;        // [m, n] row-major, device, same dtype as A
-  void* workspace = nullptr;  // zero-initialised by Workspace; the kernel leaves it zeroed
+  void* workspace = nullptr;  // from Workspace (zeroed once); each launch leaves it as it found it
   std::size_t workspace_bytes = 0;
 };
 
-// Bytes of workspace one stream needs for problems up to max_m rows and n columns.
+// Bytes of workspace one stream needs for problems up to max_m rows and n columns on the current
+// device (it holds fp32 partial sums of the output tiles that several SMs share), or on a device
+// with sm_count multiprocessors.
 std::size_t gemm_workspace_bytes(int max_m, int n);
+std::size_t gemm_workspace_bytes(int max_m, int n, int sm_count);
 
 // Checks every argument (throws marlin::Error naming the rule) and launches on `stream`.
 // Deterministic: the same inputs give bitwise the same C. CUDA-graph safe.

@@ -3,6 +3,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
+
 #include "kernels/dense/dense_params.h"
 
 namespace marlin::gemm_detail {
@@ -21,7 +23,14 @@ struct DenseConfig {
 // The configuration for m rows and n columns (n a multiple of 128).
 const DenseConfig& choose_dense_config(int m, int n);
 
-// The largest number of lock words any configuration needs for (max_m, n).
-int dense_max_slices(int max_m, int n);
+// Workspace layout: one arrival counter per slice, then fp32 partial-sum slots (two per block).
+struct DenseWorkspaceLayout {
+  std::size_t counters_bytes;  // rounded up to 256 bytes
+  std::size_t partials_bytes;
+  std::size_t total() const { return counters_bytes + partials_bytes; }
+};
+
+// What any configuration needs for problems up to (max_m, n) on a device with sm_count SMs.
+DenseWorkspaceLayout dense_workspace_layout(int max_m, int n, int sm_count);
 
 }  // namespace marlin::gemm_detail

@@ -16,6 +16,14 @@ bool aligned16(const void* pointer) { return reinterpret_cast<std::uintptr_t>(po
 
 std::string str(long long value) { return std::to_string(value); }
 
+int current_sm_count() {
+  int device = 0;
+  int sm_count = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
+  return sm_count;
+}
+
 int log2_of_power_of_two(int value) {
   int shift = 0;
   while ((1 << shift) < value) ++shift;
@@ -46,18 +54,19 @@ void check_args(const GemmArgs& args) {
   require(aligned16(args.a) && aligned16(args.c) && aligned16(w.qweight) && aligned16(w.scales),
           "A, C, weights.qweight and weights.scales must be 16-byte aligned");
   require(args.workspace != nullptr, "workspace is null; allocate one with marlin::Workspace");
-  const std::size_t needed = gemm_workspace_bytes(args.m, w.n);
-  require(args.workspace_bytes >= needed,
-          "workspace has " + str(static_cast<long long>(args.workspace_bytes)) +
-              " bytes; m=" + str(args.m) + ", n=" + str(w.n) + " need " +
-              str(static_cast<long long>(needed)));
+  require(aligned16(args.workspace), "workspace must be 16-byte aligned");
 }
 
 }  // namespace
 
+std::size_t gemm_workspace_bytes(int max_m, int n, int sm_count) {
+  require(max_m >= 1 && n >= 128 && sm_count >= 1,
+          "gemm_workspace_bytes: max_m >= 1, n >= 128 and sm_count >= 1 required");
+  return gemm_detail::dense_workspace_layout(max_m, n, sm_count).total();
+}
+
 std::size_t gemm_workspace_bytes(int max_m, int n) {
-  require(max_m >= 1 && n >= 128, "gemm_workspace_bytes: max_m >= 1 and n >= 128 required");
-  return static_cast<std::size_t>(gemm_detail::dense_max_slices(max_m, n)) * sizeof(int);
+  return gemm_workspace_bytes(max_m, n, current_sm_count());
 }
 
 void gemm(const GemmArgs& args, cudaStream_t stream) {
@@ -71,6 +80,12 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   CUDA_CHECK(cudaGetDevice(&device));
   CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
   CUDA_CHECK(cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const gemm_detail::DenseWorkspaceLayout workspace =
+      gemm_detail::dense_workspace_layout(args.m, w.n, sm_count);
+  require(args.workspace_bytes >= workspace.total(),
+          "workspace has " + str(static_cast<long long>(args.workspace_bytes)) + " bytes; m=" +
+              str(args.m) + ", n=" + str(w.n) + " need " +
+              str(static_cast<long long>(workspace.total())) + " on this device");
   if (shared_limit < config.shared_bytes) {
     throw Error(ErrorCode::kUnsupported,
                 std::string("kernel configuration ") + config.name + " needs " +
@@ -83,7 +98,10 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   params.b = w.qweight;
   params.scales = w.scales;
   params.c = args.c;
-  params.locks = static_cast<int*>(args.workspace);
+  params.arrivals = static_cast<int*>(args.workspace);
+  params.partials = reinterpret_cast<float*>(static_cast<char*>(args.workspace) +
+                                             workspace.counters_bytes);
+  params.slot_rows = std::min(args.m, config.rows);
   params.m = args.m;
   params.n = w.n;
   params.k = w.k;
@@ -92,8 +110,8 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   const long long total_tiles =
       static_cast<long long>(params.m_chunks) * (w.n / config.tile_n) * (w.k / config.tile_k);
   require(total_tiles < (1LL << 31), "problem too large: more than 2^31 tiles");
-  // A persistent grid: as many blocks as are resident at once (the serial slice reduction needs
-  // every block of the launch running), each taking an equal stripe of the tiles.
+  // A persistent grid: as many blocks as are resident at once, each taking an equal stripe of the
+  // tiles (the workspace holds two partial-sum slots for each of them).
   const int resident = std::min(config.blocks_per_sm, config.resident_blocks_per_sm());
   if (resident < 1) {
     throw Error(ErrorCode::kUnsupported,

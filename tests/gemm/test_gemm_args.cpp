@@ -2,6 +2,7 @@
 // these run without a GPU.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "gemm/dense_dispatch.h"
@@ -24,7 +25,7 @@ GemmArgs valid_args() {
   args.weights.qweight = reinterpret_cast<const std::uint32_t*>(fake_device_memory);
   args.weights.scales = fake_device_memory;
   args.workspace = fake_device_memory;
-  args.workspace_bytes = gemm_workspace_bytes(args.m, args.weights.n);
+  args.workspace_bytes = gemm_workspace_bytes(args.m, args.weights.n, 132);
   return args;
 }
 
@@ -62,8 +63,8 @@ TEST(GemmArgs, RejectsEachBadArgumentWithItsRule) {
   args.c = fake_device_memory + 2;
   expect_rejected(args, "16-byte aligned");
   args = valid_args();
-  args.workspace_bytes = 4;
-  expect_rejected(args, "workspace has 4 bytes");
+  args.workspace = fake_device_memory + 4;
+  expect_rejected(args, "workspace must be 16-byte aligned");
   args = valid_args();
   args.activation_dtype = DType::kFloat32;
   expect_rejected(args, "activation dtype fp32");
@@ -73,12 +74,22 @@ TEST(GemmArgs, RejectsEachBadArgumentWithItsRule) {
 }
 
 TEST(GemmArgs, WorkspaceCoversEveryConfiguration) {
-  for (int m : {1, 16, 17, 33, 64, 65, 1000, 4096}) {
-    for (int n : {128, 384, 4096, 22016}) {
-      const auto& config = gemm_detail::choose_dense_config(m, n);
-      EXPECT_EQ(n % config.tile_n, 0) << "m=" << m << " n=" << n << " " << config.name;
-      const int slices = ((m + config.rows - 1) / config.rows) * (n / config.tile_n);
-      EXPECT_GE(gemm_workspace_bytes(m, n), slices * sizeof(int)) << config.name;
+  for (int sm_count : {1, 108, 132}) {
+    for (int m : {1, 16, 17, 33, 64, 65, 1000, 4096}) {
+      for (int n : {128, 384, 4096, 22016}) {
+        const auto& config = gemm_detail::choose_dense_config(m, n);
+        EXPECT_EQ(n % config.tile_n, 0) << "m=" << m << " n=" << n << " " << config.name;
+        const auto layout = gemm_detail::dense_workspace_layout(m, n, sm_count);
+        const std::size_t slices =
+            static_cast<std::size_t>((m + config.rows - 1) / config.rows) * (n / config.tile_n);
+        EXPECT_GE(layout.counters_bytes, slices * sizeof(int)) << config.name;
+        EXPECT_EQ(layout.counters_bytes % 256, 0u);
+        const std::size_t slots = 2 * static_cast<std::size_t>(sm_count) * config.blocks_per_sm;
+        EXPECT_GE(layout.partials_bytes,
+                  slots * std::min(m, config.rows) * config.tile_n * sizeof(float))
+            << config.name;
+        EXPECT_EQ(gemm_workspace_bytes(m, n, sm_count), layout.total());
+      }
     }
   }
 }

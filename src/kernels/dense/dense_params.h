@@ -10,7 +10,9 @@ struct DenseParams {
   const std::uint32_t* b;      // packed int4 tiles (layout/packed_format.h)
   const void* scales;          // [groups, n] fp16, transposed per 64 columns
   void* c;                     // [m, n] fp16, row-major
-  int* locks;                  // one per (m chunk, n tile) slice; zero before and after
+  int* arrivals;               // one counter per (m chunk, n tile) slice; zero before and after
+  float* partials;             // fp32 partial sums: 2 slots per block of slot_rows x tile_n
+  int slot_rows;               // min(m, tile rows)
   int m;
   int n;
   int k;
