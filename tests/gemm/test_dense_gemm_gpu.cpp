@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/cuda_check.h"
+#include "gemm/dense_dispatch.h"
 #include "gpu_reference.h"
 #include "gpu_test.h"
 #include "marlin/gemm.h"
@@ -144,10 +145,18 @@ void check_problem(const Problem& p, unsigned seed) {
   fixture.run(c, workspace, nullptr);
   CUDA_CHECK(cudaDeviceSynchronize());
   expect_matches_reference(c.download(), fixture.reference, describe(p));
-  // The kernel must hand the workspace back zeroed for the next call.
-  std::vector<int> locks(workspace.bytes() / sizeof(int));
-  CUDA_CHECK(cudaMemcpy(locks.data(), workspace.data(), workspace.bytes(), cudaMemcpyDeviceToHost));
-  for (std::size_t i = 0; i < locks.size(); ++i) ASSERT_EQ(locks[i], 0) << describe(p) << " lock " << i;
+  // The kernel must hand the arrival counters back zeroed for the next call.
+  int device = 0;
+  int sm_count = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
+  const auto layout = gemm_detail::dense_workspace_layout(p.m, p.n, sm_count);
+  ASSERT_LE(layout.total(), workspace.bytes());
+  std::vector<int> counters(layout.counters_bytes / sizeof(int));
+  CUDA_CHECK(cudaMemcpy(counters.data(), workspace.data(), layout.counters_bytes,
+                        cudaMemcpyDeviceToHost));
+  for (std::size_t i = 0; i < counters.size(); ++i)
+    ASSERT_EQ(counters[i], 0) << describe(p) << " arrival counter " << i;
 }
 
 class DenseGemmShapes : public ::testing::TestWithParam<Problem> {};
