@@ -29,12 +29,13 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=c
 jobs=$(nproc)
 
 start=$(date +%s)
-if cmake --preset default -DMARLIN_PTXAS_VERBOSE=ON >"$out/configure.log" 2>&1 &&
-   cmake --build build -j"$jobs" >"$out/build.log" 2>&1; then
+# (configure and build share one log: the device tool brings back at most 8 files)
+if cmake --preset default -DMARLIN_PTXAS_VERBOSE=ON >"$out/build.log" 2>&1 &&
+   cmake --build build -j"$jobs" >>"$out/build.log" 2>&1; then
   result[build]="ok ($(( $(date +%s) - start )) s)"
 else
   result[build]="FAILED"
-  tail -40 "$out/configure.log" "$out/build.log"
+  tail -40 "$out/build.log"
 fi
 # ptxas hygiene: no spills, no local memory in any kernel.
 spills=$(grep -E "bytes spill (stores|loads)" "$out/build.log" | grep -vc " 0 bytes spill stores, 0 bytes spill loads" || true)
@@ -45,6 +46,7 @@ if [ "${result[build]}" != FAILED ]; then
   ctest --test-dir build --output-on-failure -j1 --timeout 900 >"$out/tests.log" 2>&1
   result[tests]=$(grep -E "tests passed|tests failed" "$out/tests.log" | tail -1)
   grep -E "Failed|\*\*\*|SKIPPED" "$out/tests.log" | head -20
+  grep -E "GPTQ_TIME|GPTQ_GPU_VS_CPU" "$out/tests.log" | head -20
 
   if [ "$run_sanitizer" = 1 ]; then
     filter='Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k128_n128_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m33_k256_n384_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m77_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m7_k512_n256_g32'
