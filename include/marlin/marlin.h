@@ -128,11 +128,13 @@ typedef struct marlin_gemm_args {
   marlin_quant_scheme scheme;
   marlin_dtype scale_dtype;
   void* c;                /* [m, n] row-major, same dtype as A */
-  void* workspace;        /* zeroed once (cudaMemset) by the caller; the kernel leaves it zeroed */
+  void* workspace;        /* zeroed once (cudaMemset) by the caller; each launch leaves its
+                           * counters zeroed again */
   size_t workspace_bytes; /* at least marlin_gemm_workspace_bytes(m, n) */
 } marlin_gemm_args;
 
-/* Bytes of workspace one stream needs for problems up to max_m rows and n columns. */
+/* Bytes of workspace one stream needs for problems up to max_m rows and n columns on the current
+ * device (MARLIN_CUDA_ERROR without one: the size depends on the device's SM count). */
 MARLIN_API marlin_status marlin_gemm_workspace_bytes(int max_m, int n, size_t* bytes);
 /* Checks every argument, then launches on `stream` (a cudaStream_t; NULL for the default
  * stream). Asynchronous like any launch. */
