@@ -295,7 +295,6 @@ __device__ __forceinline__ void finish_slice(const DenseParams& p, Accumulators<
     __threadfence();  // the other blocks' slots, counted before our atomic, are visible to us
     // All threads sum the slots in block order, 4 columns at a time, and write C.
     const int rows = min(p.m - tile.m_chunk * T::kRows, T::kRows);
-    __half* c = static_cast<__half*>(p.c);
     for (int i = threadIdx.x; i < rows * T::kTileN / 4; i += T::kThreads) {
       const int row = i / (T::kTileN / 4);
       const int column = (i % (T::kTileN / 4)) * 4;
@@ -309,9 +308,7 @@ __device__ __forceinline__ void finish_slice(const DenseParams& p, Accumulators<
         sum.z += part.z;
         sum.w += part.w;
       }
-      __half2* out = reinterpret_cast<__half2*>(
-          c + static_cast<std::int64_t>(tile.m_chunk * T::kRows + row) * p.n +
-          tile.n_tile * T::kTileN + column);
+      __half2* out = output_pair<T>(p, tile, row, column);
       out[0] = __floats2half2_rn(sum.x, sum.y);
       out[1] = __floats2half2_rn(sum.z, sum.w);
     }
