@@ -25,26 +25,32 @@ struct PackedWeightsView {
   int k = 0;
   int n = 0;
   int group_size = 128;  // kPerChannel allowed
-  DType scale_dtype = DType::kFloat16;
+  DType scale_dtype = DType::kFloat16;  // must equal the activation dtype
   const std::uint32_t* qweight = nullptr;
   const void* scales = nullptr;
+  const std::uint8_t* zeros = nullptr;  // kAsymmetricInt4 only
+  const std::int32_t* perm = nullptr;   // act-order weights only (k entries)
 };
 
 struct GemmArgs {
-  const void* a = nullptr;  // [m, k] row-major, device
+  const void* a = nullptr;  // [m, k] row-major, device, fp16 or bf16
   DType activation_dtype = DType::kFloat16;
   int m = 0;
   PackedWeightsView weights;
   void* c = nullptr;        // [m, n] row-major, device, same dtype as A
-  void* workspace = nullptr;  // from Workspace (zeroed once); each launch leaves it as it found it
+  const void* bias = nullptr;  // [n], same dtype as A, added to every row; null for none
+  bool accumulate = false;     // C = C + A * W (+ bias) instead of C = A * W (+ bias)
+  void* workspace = nullptr;   // from Workspace (zeroed once); each launch leaves it as it found it
   std::size_t workspace_bytes = 0;
 };
 
 // Bytes of workspace one stream needs for problems up to max_m rows and n columns on the current
 // device (it holds fp32 partial sums of the output tiles that several SMs share), or on a device
-// with sm_count multiprocessors.
+// with sm_count multiprocessors. Act-order weights also need room for A with its columns
+// permuted: pass their largest k as max_act_order_k (0: no act-order weights).
 std::size_t gemm_workspace_bytes(int max_m, int n);
 std::size_t gemm_workspace_bytes(int max_m, int n, int sm_count);
+std::size_t gemm_workspace_bytes(int max_m, int n, int sm_count, int max_act_order_k);
 
 // Checks every argument (throws marlin::Error naming the rule) and launches on `stream`.
 // Deterministic: the same inputs give bitwise the same C. CUDA-graph safe.
@@ -68,6 +74,8 @@ class DeviceMatrix {
   PackedWeightsView view_;
   void* qweight_ = nullptr;
   void* scales_ = nullptr;
+  void* zeros_ = nullptr;
+  void* perm_ = nullptr;
 };
 
 DeviceMatrix upload(const PackedMatrix& packed);
@@ -75,7 +83,7 @@ DeviceMatrix upload(const PackedMatrix& packed);
 // A zeroed device workspace for one stream (one per stream running GEMMs concurrently).
 class Workspace {
  public:
-  Workspace(int max_m, int n);
+  Workspace(int max_m, int n, int max_act_order_k = 0);
   ~Workspace();
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;

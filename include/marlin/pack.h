@@ -16,12 +16,15 @@ struct PackedMatrix {
   int n = 0;
   int group_size = 128;                // kPerChannel allowed
   DType scale_dtype = DType::kFloat16;
-  std::vector<std::uint32_t> qweight;  // tiles, see packed_format.h; k*n/8 words for int4
+  std::vector<std::uint32_t> qweight;  // tiles, see packed_format.h; k*n*bits/32 words
   std::vector<std::uint16_t> scales;   // groups x n, fp16/bf16 bits, 8x8-transposed per 64 columns
+  std::vector<std::uint8_t> zeros;     // groups x n, transposed like scales; kAsymmetricInt4 only
+  std::vector<std::int32_t> perm;      // act-order: packed row i is original row perm[i]; or empty
 };
 
-// Shapes the packed format can hold: k a multiple of 16, n a multiple of 64, group size dividing k.
-// Throws kInvalidArgument naming the rule that fails.
+// What the packed format can hold: every QuantScheme; k a multiple of 16, n a multiple of 64,
+// group size dividing k; act-order (g_idx) when every group has exactly group_size rows (rows
+// are then sorted by group, see packed_format.h). Throws marlin::Error naming the rule that fails.
 void check_packable(const QuantizedMatrix& w);
 
 PackedMatrix pack(const QuantizedMatrix& w);

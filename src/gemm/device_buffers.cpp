@@ -1,5 +1,6 @@
 // Owning device buffers behind the GEMM API: packed weights and the per-stream workspace.
 #include <utility>
+#include <vector>
 
 #include "core/cuda_check.h"
 #include "marlin/gemm.h"
@@ -16,6 +17,8 @@ DeviceMatrix& DeviceMatrix::operator=(DeviceMatrix&& other) noexcept {
     view_ = other.view_;
     qweight_ = std::exchange(other.qweight_, nullptr);
     scales_ = std::exchange(other.scales_, nullptr);
+    zeros_ = std::exchange(other.zeros_, nullptr);
+    perm_ = std::exchange(other.perm_, nullptr);
     other.view_ = PackedWeightsView{};
   }
   return *this;
@@ -24,18 +27,36 @@ DeviceMatrix& DeviceMatrix::operator=(DeviceMatrix&& other) noexcept {
 void DeviceMatrix::release() {
   // Errors cannot be reported from a destructor; a failing cudaFree means the context is gone.
   if (qweight_) cudaFree(qweight_);
-  if (scales_) cudaFree(scales_);
-  qweight_ = scales_ = nullptr;
+  for (void* buffer : {qweight_, scales_, zeros_, perm_}) {
+    if (buffer) cudaFree(buffer);
+  }
+  qweight_ = scales_ = zeros_ = perm_ = nullptr;
 }
+
+namespace {
+
+// A device copy of `host` (nullptr for an empty vector), owned by the caller.
+template <class T>
+void* copy_to_device(const std::vector<T>& host) {
+  if (host.empty()) return nullptr;
+  void* device = nullptr;
+  CUDA_CHECK(cudaMalloc(&device, host.size() * sizeof(T)));
+  const cudaError_t copied =
+      cudaMemcpy(device, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice);
+  if (copied != cudaSuccess) cudaFree(device);
+  CUDA_CHECK(copied);
+  return device;
+}
+
+}  // namespace
 
 DeviceMatrix upload(const PackedMatrix& packed) {
   DeviceMatrix out;
-  const std::size_t qweight_bytes = packed.qweight.size() * sizeof(std::uint32_t);
-  const std::size_t scale_bytes = packed.scales.size() * sizeof(std::uint16_t);
-  CUDA_CHECK(cudaMalloc(&out.qweight_, qweight_bytes));
-  CUDA_CHECK(cudaMalloc(&out.scales_, scale_bytes));
-  CUDA_CHECK(cudaMemcpy(out.qweight_, packed.qweight.data(), qweight_bytes, cudaMemcpyHostToDevice));
-  CUDA_CHECK(cudaMemcpy(out.scales_, packed.scales.data(), scale_bytes, cudaMemcpyHostToDevice));
+  // Each member owns its buffer as soon as it exists, so a failure part-way frees the others.
+  out.qweight_ = copy_to_device(packed.qweight);
+  out.scales_ = copy_to_device(packed.scales);
+  out.zeros_ = copy_to_device(packed.zeros);
+  out.perm_ = copy_to_device(packed.perm);
   out.view_.scheme = packed.scheme;
   out.view_.k = packed.k;
   out.view_.n = packed.n;
@@ -43,10 +64,17 @@ DeviceMatrix upload(const PackedMatrix& packed) {
   out.view_.scale_dtype = packed.scale_dtype;
   out.view_.qweight = static_cast<const std::uint32_t*>(out.qweight_);
   out.view_.scales = out.scales_;
+  out.view_.zeros = static_cast<const std::uint8_t*>(out.zeros_);
+  out.view_.perm = static_cast<const std::int32_t*>(out.perm_);
   return out;
 }
 
-Workspace::Workspace(int max_m, int n) : bytes_(gemm_workspace_bytes(max_m, n)) {
+Workspace::Workspace(int max_m, int n, int max_act_order_k) {
+  int device = 0;
+  int sm_count = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
+  bytes_ = gemm_workspace_bytes(max_m, n, sm_count, max_act_order_k);
   CUDA_CHECK(cudaMalloc(&data_, bytes_));
   CUDA_CHECK(cudaMemset(data_, 0, bytes_));
 }

@@ -1,4 +1,4 @@
-// The packed INT4 weight format: the contract between the packer (CPU, src/layout/pack.cpp) and the
+// The packed weight formats (INT4 and INT8): the contract between the packer (CPU, src/layout/pack.cpp) and the
 // tensor-core kernels (src/kernels/dense/). Both include this file; nothing else defines the layout.
 //
 // W is the k x n weight matrix of C[m,n] = A[m,k] * W[k,n], stored as unsigned 4-bit codes q in
@@ -36,6 +36,28 @@
 //
 //    Lane t reads the 16-byte chunk c = t/4 of each 128-byte tile row: 8 distinct chunks per warp,
 //    broadcast within each group of 4 lanes, no bank conflicts.
+//
+// 4. Zero points (asymmetric INT4, AWQ convention w = (q - z) * s). One uint8 z in [0, 15] per
+//    (group, column), a (groups x n) byte matrix transposed per 64 columns exactly like the
+//    scales (stored position 8c + j <-> column 8j + c), so a lane's 8 zeros are 8 contiguous
+//    bytes. A byte, not a nibble: one prmt turns it into the subtrahend (magic + z) of the
+//    dequantization (kernels/common/dequant.cuh) without any unpacking.
+//
+// 5. INT8 (symmetric, w = (q - 128) * s). Same 16 x 64 tiles, 1024 bytes = 256 words each,
+//    tile (tk, tn) at word (tk * (n / 64) + tn) * 256. A tile is two 512-byte halves; half h
+//    holds column groups j = 4h .. 4h+3, and lane t owns words 4t .. 4t+3 of each half (one
+//    conflict-free 16-byte load per half). Word 4t + (j % 4) of half j / 4 holds, for column
+//    8j + c of lane t = 4c + r, the bytes
+//
+//        byte:     3          2        1          0
+//        holds:  W[2r+9]   W[2r+8]   W[2r+1]   W[2r]
+//
+//    so one prmt with 0x64 (fp16 exponent of 1024) builds register b0 (bytes 0, 1) or b1
+//    (bytes 2, 3) of the B fragment as 1024 + q.
+//
+// 6. Act-order (GPTQ desc_act). The packer sorts W's rows by group so that every group is a
+//    contiguous range of k again, and keeps perm (k entries): packed row i is original row
+//    perm[i]. The GEMM multiplies A's columns in the same order (A[:, perm[i]]).
 #pragma once
 
 #include <cstdint>
@@ -51,6 +73,7 @@ namespace marlin::layout {
 constexpr int kTileK = 16;                        // rows of k in one tile
 constexpr int kTileN = 64;                        // columns of n in one tile
 constexpr int kInt4TileWords = kTileK * kTileN / 8;  // 128 words = 512 bytes
+constexpr int kInt8TileWords = kTileK * kTileN / 4;  // 256 words = 1024 bytes
 constexpr int kWordsPerLane = 4;                  // 16 bytes: one cp.async / ld.shared.v4
 constexpr int kColumnGroups = kTileN / 8;         // 8 mma n8 column groups per tile
 
@@ -58,6 +81,12 @@ constexpr int kColumnGroups = kTileN / 8;         // 8 mma n8 column groups per 
 MARLIN_HOST_DEVICE std::int64_t int4_tile_word_offset(std::int64_t tile_k, std::int64_t tile_n,
                                                       std::int64_t n) {
   return (tile_k * (n / kTileN) + tile_n) * kInt4TileWords;
+}
+
+// Word offset of tile (tile_k, tile_n) for `bits` (4 or 8) per code.
+MARLIN_HOST_DEVICE std::int64_t tile_word_offset(std::int64_t tile_k, std::int64_t tile_n,
+                                                 std::int64_t n, int bits) {
+  return (tile_k * (n / kTileN) + tile_n) * (kInt4TileWords * bits / 4);
 }
 
 // Where value (row, col) of a 16 x 64 tile lives: word index in the tile (0..127) and nibble (0..7).
@@ -78,7 +107,23 @@ MARLIN_HOST_DEVICE NibbleSlot int4_slot_in_tile(int row, int col) {
   return {word, nibble};
 }
 
-// Position of column `col` (0..63) inside the stored 64-value scale tile row.
+// Where value (row, col) of a 16 x 64 INT8 tile lives: word index in the tile (0..255) and byte.
+struct ByteSlot {
+  int word;
+  int byte;
+};
+
+MARLIN_HOST_DEVICE ByteSlot int8_slot_in_tile(int row, int col) {
+  const int column_group = col / 8;  // j
+  const int c = col % 8;
+  const int r = (row % 8) / 2;
+  const int lane = 4 * c + r;
+  const int word = (column_group / 4) * 128 + 4 * lane + column_group % 4;
+  const int byte = (row >= 8 ? 2 : 0) + row % 2;
+  return {word, byte};
+}
+
+// Position of column `col` (0..63) inside the stored 64-value scale (or zero) tile row.
 MARLIN_HOST_DEVICE int scale_position_in_tile(int col) { return 8 * (col % 8) + col / 8; }
 
 }  // namespace marlin::layout
