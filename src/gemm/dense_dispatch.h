@@ -1,36 +1,42 @@
 // The table of dense-kernel configurations and the rule that picks one per problem.
 #pragma once
 
-#include <cuda_runtime_api.h>
-
 #include <cstddef>
 
-#include "kernels/dense/dense_params.h"
+#include "kernels/dense/dense_launch.h"
+#include "marlin/dtype.h"
+#include "marlin/quant.h"
 
 namespace marlin::gemm_detail {
 
 struct DenseConfig {
   const char* name;
-  int rows;          // rows of A per tile (16 x m blocks)
+  int tiling;         // index into the kernel entries of a format (dense_launch.h)
+  int rows;           // rows of A per tile (16 x m blocks)
   int tile_k;
   int tile_n;
-  int shared_bytes;
   int blocks_per_sm;  // what the configuration is built for; the device may allow fewer
-  void (*launch)(const kernels::dense::DenseParams&, int grid, cudaStream_t);
-  int (*resident_blocks_per_sm)();
 };
 
-// The configuration for m rows and n columns (n a multiple of 128).
+// The configuration for m rows and n columns (n a multiple of 64).
 const DenseConfig& choose_dense_config(int m, int n);
 
-// Workspace layout: one arrival counter per slice, then fp32 partial-sum slots (two per block).
+// The compiled kernels of one (activation, weight scheme) pair; throws kUnsupported for others.
+const kernels::dense::DenseKernelEntry& dense_kernel(DType activation, QuantScheme scheme,
+                                                     const DenseConfig& config);
+
+// Workspace layout: one arrival counter per slice, fp32 partial-sum slots (two per block), then
+// room for A with permuted columns (act-order weights only).
 struct DenseWorkspaceLayout {
   std::size_t counters_bytes;  // rounded up to 256 bytes
-  std::size_t partials_bytes;
-  std::size_t total() const { return counters_bytes + partials_bytes; }
+  std::size_t partials_bytes;  // rounded up to 256 bytes
+  std::size_t permuted_a_bytes;
+  std::size_t total() const { return counters_bytes + partials_bytes + permuted_a_bytes; }
 };
 
-// What any configuration needs for problems up to (max_m, n) on a device with sm_count SMs.
-DenseWorkspaceLayout dense_workspace_layout(int max_m, int n, int sm_count);
+// What any configuration needs for problems up to (max_m, n) on a device with sm_count SMs, and
+// act-order weights with k up to max_act_order_k (0 for none).
+DenseWorkspaceLayout dense_workspace_layout(int max_m, int n, int sm_count,
+                                            int max_act_order_k = 0);
 
 }  // namespace marlin::gemm_detail

@@ -7,6 +7,7 @@
 
 #include "core/cuda_check.h"
 #include "gemm/dense_dispatch.h"
+#include "kernels/act_order/gather_columns.h"
 #include "marlin/status.h"
 
 namespace marlin {
@@ -30,19 +31,19 @@ int log2_of_power_of_two(int value) {
   return shift;
 }
 
+bool aligned4(const void* pointer) { return reinterpret_cast<std::uintptr_t>(pointer) % 4 == 0; }
+
 void check_args(const GemmArgs& args) {
   const PackedWeightsView& w = args.weights;
-  require(args.activation_dtype == DType::kFloat16,
+  require(args.activation_dtype == DType::kFloat16 || args.activation_dtype == DType::kBFloat16,
           "activation dtype " + std::string(dtype_name(args.activation_dtype)) +
-              " is not supported yet; expected fp16");
-  if (w.scheme != QuantScheme::kSymmetricInt4) {
-    throw Error(ErrorCode::kUnsupported,
-                "only symmetric INT4 weights (implicit zero 8) are supported by the GEMM so far");
-  }
-  require(w.scale_dtype == DType::kFloat16, "weights.scale_dtype must be fp16 for fp16 activations");
+              " is not supported; expected fp16 or bf16");
+  require(w.scale_dtype == args.activation_dtype,
+          "weights.scale_dtype (" + std::string(dtype_name(w.scale_dtype)) +
+              ") must equal the activation dtype (" + std::string(dtype_name(args.activation_dtype)) + ")");
   require(args.m >= 1, "m=" + str(args.m) + " must be at least 1");
   require(w.k >= 128 && w.k % 128 == 0, "k=" + str(w.k) + " must be a positive multiple of 128");
-  require(w.n >= 128 && w.n % 128 == 0, "n=" + str(w.n) + " must be a positive multiple of 128");
+  require(w.n >= 64 && w.n % 64 == 0, "n=" + str(w.n) + " must be a positive multiple of 64");
   const int group = w.group_size == kPerChannel ? w.k : w.group_size;
   require(w.group_size == kPerChannel || w.group_size == 32 || w.group_size == 64 ||
               w.group_size == 128,
@@ -53,26 +54,47 @@ void check_args(const GemmArgs& args) {
           "A, C, weights.qweight and weights.scales must all be device pointers (one is null)");
   require(aligned16(args.a) && aligned16(args.c) && aligned16(w.qweight) && aligned16(w.scales),
           "A, C, weights.qweight and weights.scales must be 16-byte aligned");
+  if (w.scheme == QuantScheme::kAsymmetricInt4) {
+    require(w.zeros != nullptr, "asymmetric INT4 weights need weights.zeros (it is null)");
+    require(aligned16(w.zeros), "weights.zeros must be 16-byte aligned");
+  } else {
+    require(w.zeros == nullptr, std::string(w.scheme == QuantScheme::kSymmetricInt8 ? "INT8" : "symmetric INT4") +
+                                    " weights have an implicit zero; weights.zeros must be null");
+  }
+  if (w.perm != nullptr) {
+    require(aligned16(w.perm), "weights.perm (act-order) must be 16-byte aligned");
+    require(w.group_size != kPerChannel,
+            "act-order (weights.perm) needs group scales; per-channel weights have no groups to "
+            "reorder");
+  }
+  require(args.bias == nullptr || aligned4(args.bias), "bias must be 4-byte aligned");
   require(args.workspace != nullptr, "workspace is null; allocate one with marlin::Workspace");
   require(aligned16(args.workspace), "workspace must be 16-byte aligned");
 }
 
 }  // namespace
 
+std::size_t gemm_workspace_bytes(int max_m, int n, int sm_count, int max_act_order_k) {
+  require(max_m >= 1 && n >= 64 && sm_count >= 1 && max_act_order_k >= 0,
+          "gemm_workspace_bytes: max_m >= 1, n >= 64, sm_count >= 1 and max_act_order_k >= 0 "
+          "required");
+  return gemm_detail::dense_workspace_layout(max_m, n, sm_count, max_act_order_k).total();
+}
+
 std::size_t gemm_workspace_bytes(int max_m, int n, int sm_count) {
-  require(max_m >= 1 && n >= 128 && sm_count >= 1,
-          "gemm_workspace_bytes: max_m >= 1, n >= 128 and sm_count >= 1 required");
-  return gemm_detail::dense_workspace_layout(max_m, n, sm_count).total();
+  return gemm_workspace_bytes(max_m, n, sm_count, 0);
 }
 
 std::size_t gemm_workspace_bytes(int max_m, int n) {
-  return gemm_workspace_bytes(max_m, n, current_sm_count());
+  return gemm_workspace_bytes(max_m, n, current_sm_count(), 0);
 }
 
 void gemm(const GemmArgs& args, cudaStream_t stream) {
   check_args(args);
   const PackedWeightsView& w = args.weights;
   const gemm_detail::DenseConfig& config = gemm_detail::choose_dense_config(args.m, w.n);
+  const kernels::dense::DenseKernelEntry& kernel =
+      gemm_detail::dense_kernel(args.activation_dtype, w.scheme, config);
 
   int device = 0;
   int sm_count = 0;
@@ -80,39 +102,55 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   CUDA_CHECK(cudaGetDevice(&device));
   CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
   CUDA_CHECK(cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const int act_order_k = w.perm != nullptr ? w.k : 0;
   const gemm_detail::DenseWorkspaceLayout workspace =
-      gemm_detail::dense_workspace_layout(args.m, w.n, sm_count);
+      gemm_detail::dense_workspace_layout(args.m, w.n, sm_count, act_order_k);
   require(args.workspace_bytes >= workspace.total(),
           "workspace has " + str(static_cast<long long>(args.workspace_bytes)) + " bytes; m=" +
-              str(args.m) + ", n=" + str(w.n) + " need " +
-              str(static_cast<long long>(workspace.total())) + " on this device");
-  if (shared_limit < config.shared_bytes) {
+              str(args.m) + ", n=" + str(w.n) +
+              (act_order_k ? ", act-order k=" + str(act_order_k) : std::string()) + " need " +
+              str(static_cast<long long>(workspace.total())) +
+              " on this device (act-order weights: construct the Workspace with max_act_order_k)");
+  if (shared_limit < kernel.shared_bytes) {
     throw Error(ErrorCode::kUnsupported,
                 std::string("kernel configuration ") + config.name + " needs " +
-                    str(config.shared_bytes) + " bytes of shared memory; the device allows " +
+                    str(kernel.shared_bytes) + " bytes of shared memory; the device allows " +
                     str(shared_limit));
   }
 
+  char* workspace_bytes = static_cast<char*>(args.workspace);
   kernels::dense::DenseParams params{};
   params.a = args.a;
+  if (w.perm != nullptr) {
+    // Act-order: A's columns in the packed row order, into the workspace (gather_columns.cu
+    // says why a separate pass).
+    auto* permuted = reinterpret_cast<std::uint16_t*>(workspace_bytes + workspace.counters_bytes +
+                                                      workspace.partials_bytes);
+    kernels::act_order::gather_columns(static_cast<const std::uint16_t*>(args.a), w.perm,
+                                       permuted, args.m, w.k, stream);
+    params.a = permuted;
+  }
   params.b = w.qweight;
   params.scales = w.scales;
+  params.zeros = w.zeros;
+  params.bias = args.bias;
   params.c = args.c;
-  params.arrivals = static_cast<int*>(args.workspace);
-  params.partials = reinterpret_cast<float*>(static_cast<char*>(args.workspace) +
-                                             workspace.counters_bytes);
+  params.accumulate = args.accumulate;
+  params.arrivals = reinterpret_cast<int*>(workspace_bytes);
+  params.partials = reinterpret_cast<float*>(workspace_bytes + workspace.counters_bytes);
   params.slot_rows = std::min(args.m, config.rows);
   params.m = args.m;
   params.n = w.n;
   params.k = w.k;
   params.group_shift = w.group_size == kPerChannel ? 31 : log2_of_power_of_two(w.group_size);
   params.m_chunks = (args.m + config.rows - 1) / config.rows;
+  params.n_tiles = (w.n + config.tile_n - 1) / config.tile_n;
   const long long total_tiles =
-      static_cast<long long>(params.m_chunks) * (w.n / config.tile_n) * (w.k / config.tile_k);
+      static_cast<long long>(params.m_chunks) * params.n_tiles * (w.k / config.tile_k);
   require(total_tiles < (1LL << 31), "problem too large: more than 2^31 tiles");
   // A persistent grid: as many blocks as are resident at once, each taking an equal stripe of the
   // tiles (the workspace holds two partial-sum slots for each of them).
-  const int resident = std::min(config.blocks_per_sm, config.resident_blocks_per_sm());
+  const int resident = std::min(config.blocks_per_sm, kernel.resident_blocks_per_sm());
   if (resident < 1) {
     throw Error(ErrorCode::kUnsupported,
                 std::string("kernel configuration ") + config.name + " does not fit on this device");
@@ -122,7 +160,7 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   params.tiles_per_block = static_cast<int>((total_tiles + grid_target - 1) / grid_target);
   const int grid = static_cast<int>((total_tiles + params.tiles_per_block - 1) /
                                     params.tiles_per_block);
-  config.launch(params, grid, stream);
+  kernel.launch(params, grid, stream);
 }
 
 }  // namespace marlin

@@ -44,8 +44,8 @@ TEST(GemmArgs, RejectsEachBadArgumentWithItsRule) {
   args.weights.k = 4100;
   expect_rejected(args, "k=4100 must be a positive multiple of 128");
   args = valid_args();
-  args.weights.n = 4160;
-  expect_rejected(args, "n=4160 must be a positive multiple of 128");
+  args.weights.n = 4150;
+  expect_rejected(args, "n=4150 must be a positive multiple of 64");
   args = valid_args();
   args.m = 0;
   expect_rejected(args, "m=0 must be at least 1");
@@ -69,19 +69,32 @@ TEST(GemmArgs, RejectsEachBadArgumentWithItsRule) {
   args.activation_dtype = DType::kFloat32;
   expect_rejected(args, "activation dtype fp32");
   args = valid_args();
-  args.weights.scheme = QuantScheme::kSymmetricInt8;
-  expect_rejected(args, "only symmetric INT4");
+  args.weights.scheme = QuantScheme::kAsymmetricInt4;
+  expect_rejected(args, "asymmetric INT4 weights need weights.zeros");
+  args = valid_args();
+  args.weights.zeros = fake_device_memory;
+  expect_rejected(args, "weights.zeros must be null");
+  args = valid_args();
+  args.weights.scale_dtype = DType::kBFloat16;
+  expect_rejected(args, "weights.scale_dtype (bf16) must equal the activation dtype (fp16)");
+  args = valid_args();
+  args.weights.perm = reinterpret_cast<const std::int32_t*>(fake_device_memory);
+  args.weights.group_size = kPerChannel;
+  expect_rejected(args, "per-channel weights have no groups to reorder");
+  args = valid_args();
+  args.bias = fake_device_memory + 2;
+  expect_rejected(args, "bias must be 4-byte aligned");
 }
 
 TEST(GemmArgs, WorkspaceCoversEveryConfiguration) {
   for (int sm_count : {1, 108, 132}) {
     for (int m : {1, 16, 17, 33, 64, 65, 1000, 4096}) {
-      for (int n : {128, 384, 4096, 22016}) {
+      for (int n : {64, 128, 384, 4096, 22016}) {
         const auto& config = gemm_detail::choose_dense_config(m, n);
-        EXPECT_EQ(n % config.tile_n, 0) << "m=" << m << " n=" << n << " " << config.name;
         const auto layout = gemm_detail::dense_workspace_layout(m, n, sm_count);
+        const std::size_t n_tiles = static_cast<std::size_t>((n + config.tile_n - 1) / config.tile_n);
         const std::size_t slices =
-            static_cast<std::size_t>((m + config.rows - 1) / config.rows) * (n / config.tile_n);
+            static_cast<std::size_t>((m + config.rows - 1) / config.rows) * n_tiles;
         EXPECT_GE(layout.counters_bytes, slices * sizeof(int)) << config.name;
         EXPECT_EQ(layout.counters_bytes % 256, 0u);
         const std::size_t slots = 2 * static_cast<std::size_t>(sm_count) * config.blocks_per_sm;
@@ -89,6 +102,11 @@ TEST(GemmArgs, WorkspaceCoversEveryConfiguration) {
                   slots * std::min(m, config.rows) * config.tile_n * sizeof(float))
             << config.name;
         EXPECT_EQ(gemm_workspace_bytes(m, n, sm_count), layout.total());
+        EXPECT_EQ(layout.permuted_a_bytes, 0u);
+        // Act-order: room for A with permuted columns, m x k 16-bit values.
+        const auto act_order = gemm_detail::dense_workspace_layout(m, n, sm_count, 8192);
+        EXPECT_GE(act_order.permuted_a_bytes, static_cast<std::size_t>(m) * 8192 * 2);
+        EXPECT_EQ(gemm_workspace_bytes(m, n, sm_count, 8192), act_order.total());
       }
     }
   }

@@ -22,6 +22,9 @@ struct FragmentC {
   float value[4];
 };
 
+struct Fp16;  // element tags, defined in dequant.cuh
+struct Bf16;
+
 // Four 8x8 b16 matrices from shared memory; lane t gives the row address of matrix t/8, row t%8.
 __device__ __forceinline__ void ldmatrix_x4(FragmentA& frag, std::uint32_t shared_addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
@@ -29,13 +32,22 @@ __device__ __forceinline__ void ldmatrix_x4(FragmentA& frag, std::uint32_t share
                : "r"(shared_addr));
 }
 
-__device__ __forceinline__ void mma_m16n8k16_f32_f16(FragmentC& c, const FragmentA& a,
-                                                     const FragmentB& b) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-      : "+f"(c.value[0]), "+f"(c.value[1]), "+f"(c.value[2]), "+f"(c.value[3])
-      : "r"(a.reg[0]), "r"(a.reg[1]), "r"(a.reg[2]), "r"(a.reg[3]), "r"(b.reg[0]), "r"(b.reg[1]));
-}
+// D = A * B + D with fp32 accumulators; E (Fp16 or Bf16, dequant.cuh) names the input type.
+template <class E>
+__device__ __forceinline__ void mma_m16n8k16(FragmentC& c, const FragmentA& a, const FragmentB& b);
+
+#define MARLIN_DEFINE_MMA_M16N8K16(ElementTag, ptx_type)                                          \
+  template <>                                                                                     \
+  __device__ __forceinline__ void mma_m16n8k16<ElementTag>(FragmentC & c, const FragmentA& a,     \
+                                                           const FragmentB& b) {                  \
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." ptx_type "." ptx_type ".f32 "          \
+                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"               \
+                 : "+f"(c.value[0]), "+f"(c.value[1]), "+f"(c.value[2]), "+f"(c.value[3])       \
+                 : "r"(a.reg[0]), "r"(a.reg[1]), "r"(a.reg[2]), "r"(a.reg[3]), "r"(b.reg[0]),     \
+                   "r"(b.reg[1]));                                                                \
+  }
+MARLIN_DEFINE_MMA_M16N8K16(Fp16, "f16")
+MARLIN_DEFINE_MMA_M16N8K16(Bf16, "bf16")
+#undef MARLIN_DEFINE_MMA_M16N8K16
 
 }  // namespace marlin::ptx

@@ -1,5 +1,6 @@
-// Host-side launchers of the shipped dense-kernel configurations (one per Tiling in
-// dense_tiling.h), compiled in dense_fp16_int4_*.cu.
+// Host-side entry points of the compiled dense kernels: for each weight format, one entry per
+// Tiling of dense_tiling.h (TilingM1..TilingM4, in that order). Each format lives in its own
+// translation unit (dense_<activation>_<weights>.cu) to keep compile units small.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -8,12 +9,22 @@
 
 namespace marlin::kernels::dense {
 
-// Launches the kernel of Tiling T on `grid` blocks. Arguments are checked by the caller.
-template <class T>
-void launch_dense_fp16_int4(const DenseParams& params, int grid, cudaStream_t stream);
+struct DenseKernelEntry {
+  // Launches on `grid` blocks. Arguments are checked by the caller.
+  void (*launch)(const DenseParams& params, int grid, cudaStream_t stream);
+  // Blocks that fit on one SM of the current device (registers, shared memory); also makes the
+  // kernel's shared-memory opt-in, so call it before the first launch.
+  int (*resident_blocks_per_sm)();
+  int shared_bytes;
+};
 
-// Blocks of Tiling T that fit on one SM of the current device (registers, shared memory).
-template <class T>
-int resident_blocks_per_sm_dense_fp16_int4();
+constexpr int kDenseTilings = 4;
+
+const DenseKernelEntry* dense_kernels_fp16_int4();
+const DenseKernelEntry* dense_kernels_fp16_int4_zero_point();
+const DenseKernelEntry* dense_kernels_fp16_int8();
+const DenseKernelEntry* dense_kernels_bf16_int4();
+const DenseKernelEntry* dense_kernels_bf16_int4_zero_point();
+const DenseKernelEntry* dense_kernels_bf16_int8();
 
 }  // namespace marlin::kernels::dense

@@ -1,5 +1,6 @@
-// Compile-time shape of one dense-kernel configuration: block tile, warp roles, shared memory.
-// Host code (dispatch, workspace sizing) and the kernel both read it.
+// Compile-time shape of one dense-kernel configuration: block tile, warp roles, pipeline depth.
+// Host code (dispatch, workspace sizing) and the kernel both read it; the bytes of a pipeline
+// stage also depend on the weight format (dense_format.h: StageLayout).
 //
 // A block of 8 warps computes a (kRows x kTileN) output tile, walking k in steps of kTileK:
 //
@@ -33,17 +34,9 @@ struct Tiling {
   static constexpr int kKStepsPerWarp = kKSteps / kKGroups;
   static_assert(kKStepsPerWarp * kKGroups == kKSteps, "k steps must split evenly over warps");
 
-  // Shared memory of one pipeline stage, bytes.
-  static constexpr int kAChunksPerRow = kTileK / 8;  // 16-byte chunks of fp16
-  static constexpr int kABytes = kRows * kTileK * 2;
-  static constexpr int kBBytes = kTileK * kTileN / 2;
+  static constexpr int kAChunksPerRow = kTileK / 8;  // 16-byte chunks of fp16/bf16
   static constexpr int kMinGroupSize = 32;
   static constexpr int kMaxScaleRows = kTileK / kMinGroupSize;
-  static constexpr int kScaleBytes = kMaxScaleRows * kTileN * 2;
-  static constexpr int kStageBytes = kABytes + kBBytes + kScaleBytes;
-  // Intra-block reduction: one float4 per lane per (m block, n8 group) per warp slice.
-  static constexpr int kReduceBytes = kKGroups > 1 ? kNSlices * kMBlocks * 8 * 32 * 16 : 0;
-  static constexpr int kSharedBytes = kStages * kStageBytes + kReduceBytes;
 };
 
 // The configurations shipped (dense_fp16_int4_*_m.cu instantiate exactly these;
@@ -53,7 +46,7 @@ struct Tiling {
 // instructions per cycle and DRAM ran at 20% of peak; a second block doubles the warps that hide
 // the dequantization and shared-memory latencies. Larger batches use wide 64x256 tiles so that
 // each dequantized weight fragment feeds more tensor-core work.
-using TilingM1 = Tiling<1, 128, 128, 6, 2>;
+using TilingM1 = Tiling<1, 128, 256, 4, 2>;
 using TilingM2 = Tiling<2, 128, 128, 6, 1>;
 using TilingM3 = Tiling<3, 64, 256, 4, 1>;
 using TilingM4 = Tiling<4, 64, 256, 4, 1>;

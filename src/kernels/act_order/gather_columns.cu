@@ -1,0 +1,48 @@
+// A[:, perm] as its own small kernel before the GEMM. A is m x k 16-bit values (a few MB at
+// most for m <= 1024), read through L2 in perm order and written with 16-byte stores; the
+// alternative, gathering inside the GEMM's A loads, would turn every 16-byte cp.async of A into
+// eight 2-byte loads in the pipeline's producer, the part that instruction issue already limits.
+#include "kernels/act_order/gather_columns.h"
+
+#include <algorithm>
+
+#include "core/cuda_check.h"
+
+namespace marlin::kernels::act_order {
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void __launch_bounds__(kThreads)
+    gather_columns_kernel(const std::uint16_t* __restrict__ a, const std::int32_t* __restrict__ perm,
+                          std::uint16_t* __restrict__ out, int m, int k) {
+  // One thread per 8 output columns of one row: 8 permuted reads, one 16-byte write.
+  const int chunks_per_row = k / 8;
+  const std::int64_t total = static_cast<std::int64_t>(m) * chunks_per_row;
+  for (std::int64_t chunk = blockIdx.x * static_cast<std::int64_t>(kThreads) + threadIdx.x;
+       chunk < total; chunk += static_cast<std::int64_t>(gridDim.x) * kThreads) {
+    const std::int64_t row = chunk / chunks_per_row;
+    const int column = static_cast<int>(chunk % chunks_per_row) * 8;
+    const std::uint16_t* source = a + row * k;
+    const int4 indices_low = *reinterpret_cast<const int4*>(perm + column);
+    const int4 indices_high = *reinterpret_cast<const int4*>(perm + column + 4);
+    const int indices[8] = {indices_low.x,  indices_low.y,  indices_low.z,  indices_low.w,
+                            indices_high.x, indices_high.y, indices_high.z, indices_high.w};
+    alignas(16) std::uint16_t values[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) values[i] = source[indices[i]];
+    *reinterpret_cast<uint4*>(out + row * k + column) = *reinterpret_cast<const uint4*>(values);
+  }
+}
+
+}  // namespace
+
+void gather_columns(const std::uint16_t* a, const std::int32_t* perm, std::uint16_t* out, int m,
+                    int k, cudaStream_t stream) {
+  const std::int64_t chunks = static_cast<std::int64_t>(m) * (k / 8);
+  const int blocks = static_cast<int>(std::min<std::int64_t>((chunks + kThreads - 1) / kThreads, 4096));
+  gather_columns_kernel<<<blocks, kThreads, 0, stream>>>(a, perm, out, m, k);
+  CUDA_CHECK_LAUNCH("gather_columns_kernel");
+}
+
+}  // namespace marlin::kernels::act_order

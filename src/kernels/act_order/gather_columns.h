@@ -1,0 +1,15 @@
+// Act-order support: A's columns in the order of the packed weight rows (packed_format.h, 6).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace marlin::kernels::act_order {
+
+// out[r][i] = a[r][perm[i]] for r < m, i < k; 16-bit elements, row-major, k a multiple of 8,
+// `out` 16-byte aligned.
+void gather_columns(const std::uint16_t* a, const std::int32_t* perm, std::uint16_t* out, int m,
+                    int k, cudaStream_t stream);
+
+}  // namespace marlin::kernels::act_order

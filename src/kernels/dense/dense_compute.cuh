@@ -1,0 +1,124 @@
+// The consumer side of the dense kernel's pipeline: one warp's share of a resident stage
+// (its k16 steps of its 64-column slice): dequantize the weight fragments, scale them, and
+// multiply them with A on the tensor cores.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common/dequant.cuh"
+#include "kernels/common/mma.cuh"
+#include "kernels/dense/dense_format.h"
+#include "kernels/dense/dense_load.cuh"
+#include "layout/packed_format.h"
+
+namespace marlin::kernels::dense {
+
+template <Activation kActivation>
+using ElementOf = std::conditional_t<kActivation == Activation::kFp16, ptx::Fp16, ptx::Bf16>;
+
+template <class T>
+struct Accumulators {
+  ptx::FragmentC frag[T::kMBlocks][layout::kColumnGroups];
+
+  __device__ __forceinline__ void zero() {
+#pragma unroll
+    for (int mb = 0; mb < T::kMBlocks; ++mb)
+#pragma unroll
+      for (int j = 0; j < layout::kColumnGroups; ++j)
+#pragma unroll
+        for (int v = 0; v < 4; ++v) frag[mb][j].value[v] = 0.0f;
+  }
+};
+
+// Per-warp constants of the compute loop, computed once per launch: shared-memory offsets of
+// this lane's operands inside a stage.
+template <class T, class F>
+struct WarpOperands {
+  int a_offset[T::kKStepsPerWarp];  // ldmatrix address of m block 0 at each of the warp's steps
+  int b_index;                      // uint4 index of the lane's first chunk at the first step
+  int group_offset;                 // element offset of the lane's 8 scales / zeros
+
+  __device__ __forceinline__ WarpOperands(const DenseParams& p, int slice, int k_group) {
+    const int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int s = 0; s < T::kKStepsPerWarp; ++s) {
+      // ldmatrix x4: lanes 0-15 address rows 0-15 of k half 0, lanes 16-31 rows 0-15 of k half
+      // 1; matrix q of the x4 is addressed by lanes 8q..8q+7: (rows 0-7 | 8-15) x (k 0-7 | 8-15)
+      // in the order a0, a1, a2, a3 of the mma A operand (see mma.cuh).
+      const int k_step = k_group * T::kKStepsPerWarp + s;
+      a_offset[s] = a_chunk_offset<T>(lane % 16, k_step * 2 + lane / 16);
+    }
+    b_index = ((k_group * T::kKStepsPerWarp * T::kNSlices + slice) * F::kChunksPerLane) * 32 + lane;
+    // The warp's k steps are 16 * kKStepsPerWarp <= 32 consecutive rows inside one stage, so
+    // they share one group (group sizes are >= 32 and aligned); stages start on group
+    // boundaries when groups are no longer than a stage, else every stage holds one row.
+    const int group_row = (k_group * T::kKStepsPerWarp * 16) >> p.group_shift;
+    group_offset = group_row * T::kTileN + slice * layout::kTileN + (lane / 4) * 8;
+  }
+};
+
+template <class T, class F>
+__device__ __forceinline__ void compute_stage(const std::uint8_t* stage,
+                                              const WarpOperands<T, F>& operands,
+                                              Accumulators<T>& acc) {
+  using E = ElementOf<F::kActivation>;
+  using Layout = StageLayout<T, F>;
+  // The 8 scales of this lane's columns (8j + lane/4), contiguous thanks to the transpose.
+  const uint4 scale_bits =
+      *reinterpret_cast<const uint4*>(stage + Layout::kScaleOffset + operands.group_offset * 2);
+  const auto* column_scales = reinterpret_cast<const typename E::Scalar*>(&scale_bits);
+  // Subtrahends (magic + zero) per column group; the symmetric ones are constants.
+  std::uint32_t subtrahend[layout::kColumnGroups];
+  if constexpr (F::kHasZeros) {
+    const uint2 zero_bytes =
+        *reinterpret_cast<const uint2*>(stage + Layout::kZeroOffset + operands.group_offset);
+#pragma unroll
+    for (int j = 0; j < layout::kColumnGroups; ++j)
+      subtrahend[j] = ptx::zero_subtrahend<E>(j < 4 ? zero_bytes.x : zero_bytes.y, j % 4);
+  } else {
+#pragma unroll
+    for (int j = 0; j < layout::kColumnGroups; ++j) subtrahend[j] = E::kMagic | 0x00080008u;
+  }
+
+  const uint4* b_stage = reinterpret_cast<const uint4*>(stage + Layout::kBOffset);
+#pragma unroll
+  for (int s = 0; s < T::kKStepsPerWarp; ++s) {
+    // This lane's B fragments of all 8 column groups of the (16 x 64) tile.
+    ptx::FragmentB b[layout::kColumnGroups];
+    const int b_index = operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32;
+    if constexpr (F::kBits == 4) {
+      const uint4 chunk = b_stage[b_index];
+      const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
+#pragma unroll
+      for (int w = 0; w < 4; ++w) {
+        if constexpr (F::kActivation == Activation::kFp16 && !F::kHasZeros) {
+          ptx::dequant_int4_word_symmetric_f16(words[w], b[2 * w], b[2 * w + 1]);
+        } else {
+          ptx::dequant_int4_word<E>(words[w], subtrahend[2 * w], subtrahend[2 * w + 1], b[2 * w],
+                                    b[2 * w + 1]);
+        }
+      }
+    } else {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const uint4 chunk = b_stage[b_index + half * 32];
+        const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
+#pragma unroll
+        for (int w = 0; w < 4; ++w) ptx::dequant_int8_word<E>(words[w], b[4 * half + w]);
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < layout::kColumnGroups; ++j) ptx::scale_fragment<E>(b[j], column_scales[j]);
+
+#pragma unroll
+    for (int mb = 0; mb < T::kMBlocks; ++mb) {
+      ptx::FragmentA a;
+      ptx::ldmatrix_x4(a, ptx::shared_address(stage + operands.a_offset[s] +
+                                              mb * 16 * T::kAChunksPerRow * 16));
+#pragma unroll
+      for (int j = 0; j < layout::kColumnGroups; ++j) ptx::mma_m16n8k16<E>(acc.frag[mb][j], a, b[j]);
+    }
+  }
+}
+
+}  // namespace marlin::kernels::dense

@@ -1,0 +1,179 @@
+// The end of a slice in the dense kernel: the warps of a block sum their k shares in shared
+// memory, then the block either owns the whole slice and writes C, or publishes an fp32 partial
+// sum and the last block to arrive sums all of them in a fixed order (dense_kernel.cuh explains
+// the partition). Bias and accumulate-into-C happen here, once per output element.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "kernels/dense/dense_compute.cuh"
+#include "kernels/dense/dense_params.h"
+
+namespace marlin::kernels::dense {
+
+// Sums the k-group warps of each slice into the k_group 0 warps (shared memory, fixed order).
+template <class T>
+__device__ __forceinline__ void reduce_within_block(Accumulators<T>& acc, float4* reduce_buffer,
+                                                    int slice, int k_group) {
+  if constexpr (T::kKGroups > 1) {
+    const int lane = threadIdx.x % 32;
+    float4* mine = reduce_buffer + slice * (T::kMBlocks * 8 * 32);
+#pragma unroll
+    for (int step = T::kKGroups - 1; step >= 0; --step) {
+      if (k_group == step) {
+#pragma unroll
+        for (int mb = 0; mb < T::kMBlocks; ++mb)
+#pragma unroll
+          for (int j = 0; j < 8; ++j) {
+            float4* cell = mine + (mb * 8 + j) * 32 + lane;
+            float* v = acc.frag[mb][j].value;
+            if (step < T::kKGroups - 1) {
+              const float4 partial = *cell;
+              v[0] += partial.x;
+              v[1] += partial.y;
+              v[2] += partial.z;
+              v[3] += partial.w;
+            }
+            if (step > 0) *cell = make_float4(v[0], v[1], v[2], v[3]);
+          }
+      }
+      if (step > 0) __syncthreads();
+    }
+  }
+}
+
+template <class F>
+__device__ __forceinline__ typename ElementOf<F::kActivation>::Pair* output_pair(
+    const DenseParams& p, std::int64_t row, int column) {
+  using Pair = typename ElementOf<F::kActivation>::Pair;
+  return reinterpret_cast<Pair*>(static_cast<std::uint16_t*>(p.c) + row * p.n + column);
+}
+
+template <class F>
+__device__ __forceinline__ void store_plain_pair(const DenseParams& p, std::int64_t row, int column,
+                                                 float v0, float v1) {
+  if constexpr (F::kActivation == Activation::kFp16) {
+    *output_pair<F>(p, row, column) = __floats2half2_rn(v0, v1);
+  } else {
+    *output_pair<F>(p, row, column) = __floats2bfloat162_rn(v0, v1);
+  }
+}
+
+// Writes columns (column, column + 1) of C's `row`: + bias, + the old C when accumulating.
+template <class F>
+__device__ __forceinline__ void store_output_pair(const DenseParams& p, std::int64_t row,
+                                                  int column, float v0, float v1) {
+  using Pair = typename ElementOf<F::kActivation>::Pair;
+  if (p.bias) {
+    const Pair bias = static_cast<const Pair*>(p.bias)[column / 2];
+    v0 += static_cast<float>(bias.x);
+    v1 += static_cast<float>(bias.y);
+  }
+  if (p.accumulate) {
+    const Pair old = *output_pair<F>(p, row, column);
+    v0 += static_cast<float>(old.x);
+    v1 += static_cast<float>(old.y);
+  }
+  store_plain_pair<F>(p, row, column, v0, v1);
+}
+
+// Calls fn(mb, j, half, row, column) for this lane's accumulator pairs that fall inside C: the
+// pair acc.frag[mb][j].value[2 half + {0, 1}] holds columns (column, column + 1) of `row`; rows
+// are relative to the slice's m chunk, columns to its n tile. Only for warps of slices inside n.
+template <class T, class Fn>
+__device__ __forceinline__ void for_each_output_pair(const DenseParams& p, TileCoord tile,
+                                                     int slice, Fn fn) {
+  const int lane = threadIdx.x % 32;
+  const int rows_left = p.m - tile.m_chunk * T::kRows;
+#pragma unroll
+  for (int mb = 0; mb < T::kMBlocks; ++mb) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int row = mb * 16 + lane / 4 + 8 * half;
+      if (row >= rows_left) continue;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) fn(mb, j, half, row, slice * layout::kTileN + 8 * j + 2 * (lane % 4));
+    }
+  }
+}
+
+// Slot of `block` for a slice: 0 if the slice is the one its stripe starts in, else 1.
+template <class T>
+__device__ __forceinline__ float* partial_slot(const DenseParams& p, int block, int slice_index,
+                                               int k_tiles) {
+  const int first_slice = block * p.tiles_per_block / k_tiles;
+  const int slot = 2 * block + (first_slice == slice_index ? 0 : 1);
+  return p.partials + static_cast<std::int64_t>(slot) * p.slot_rows * T::kTileN;
+}
+
+// The block has finished its part of one slice: reduce and publish it.
+template <class T, class F>
+__device__ __forceinline__ void finish_slice(const DenseParams& p, Accumulators<T>& acc,
+                                             float4* reduce_buffer, TileCoord tile, int k_tiles,
+                                             int slice_warp, int k_group, bool warp_in_n) {
+  reduce_within_block<T>(acc, reduce_buffer, slice_warp, k_group);
+
+  // Blocks sharing this slice: a contiguous range of stripes.
+  const int slice_index = tile.n_tile * p.m_chunks + tile.m_chunk;
+  const int first_block = slice_index * k_tiles / p.tiles_per_block;
+  const int last_block = (slice_index * k_tiles + k_tiles - 1) / p.tiles_per_block;
+  const std::int64_t row0 = static_cast<std::int64_t>(tile.m_chunk) * T::kRows;
+  const int column0 = tile.n_tile * T::kTileN;
+
+  // The whole slice ours and nothing to add: straight to C. Otherwise our part goes to our fp32
+  // slot, and the last block to arrive (we ourselves, for a slice of our own) sums the slots and
+  // adds bias and old C in the coalesced loop below. (Adding them here, inside the unrolled
+  // store loop, pushed the 64-row configuration past 255 registers into spills.)
+  const bool shared_slice = last_block > first_block;
+  const bool direct = !shared_slice && p.bias == nullptr && !p.accumulate;
+  if (k_group == 0 && warp_in_n) {
+    float* slot = partial_slot<T>(p, blockIdx.x, slice_index, k_tiles);
+    for_each_output_pair<T>(p, tile, slice_warp, [&](int mb, int j, int half, int row, int column) {
+      const float* v = acc.frag[mb][j].value + 2 * half;
+      if (direct) {
+        store_plain_pair<F>(p, row0 + row, column0 + column, v[0], v[1]);
+      } else {
+        __stcg(reinterpret_cast<float2*>(slot + row * T::kTileN + column), make_float2(v[0], v[1]));
+      }
+    });
+  }
+  acc.zero();
+  if (direct) return;
+  __shared__ int arrived_last;
+  __threadfence();  // our slot is visible device-wide before we are counted
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    const int before = atomicAdd(p.arrivals + slice_index, 1);
+    arrived_last = before == last_block - first_block;
+  }
+  __syncthreads();
+  if (arrived_last) {
+    __threadfence();  // the other blocks' slots, counted before our atomic, are visible to us
+    // All threads sum the slots in block order, 4 columns at a time, and write C.
+    const int rows = min(p.m - tile.m_chunk * T::kRows, T::kRows);
+    const int columns = min(p.n - column0, T::kTileN);
+    for (int i = threadIdx.x; i < rows * T::kTileN / 4; i += T::kThreads) {
+      const int row = i / (T::kTileN / 4);
+      const int column = (i % (T::kTileN / 4)) * 4;
+      if (column >= columns) continue;
+      float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      for (int block = first_block; block <= last_block; ++block) {
+        const float* slot = partial_slot<T>(p, block, slice_index, k_tiles);
+        // .cg: written by other SMs; this SM's L1 is not coherent with them.
+        const float4 part = __ldcg(reinterpret_cast<const float4*>(slot + row * T::kTileN + column));
+        sum.x += part.x;
+        sum.y += part.y;
+        sum.z += part.z;
+        sum.w += part.w;
+      }
+      store_output_pair<F>(p, row0 + row, column0 + column, sum.x, sum.y);
+      store_output_pair<F>(p, row0 + row, column0 + column + 2, sum.z, sum.w);
+    }
+    if (threadIdx.x == 0) p.arrivals[slice_index] = 0;  // clean for the next launch
+  }
+}
+
+}  // namespace marlin::kernels::dense

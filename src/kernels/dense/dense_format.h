@@ -1,0 +1,46 @@
+// Weight formats of the dense kernel: activation type x quantization scheme, and what each needs
+// in shared memory per pipeline stage.
+#pragma once
+
+#include "marlin/quant.h"
+
+namespace marlin::kernels::dense {
+
+enum class Activation { kFp16, kBf16 };
+
+template <Activation kActivation_, QuantScheme kScheme_>
+struct Format {
+  static constexpr Activation kActivation = kActivation_;
+  static constexpr QuantScheme kScheme = kScheme_;
+  static constexpr int kBits = kScheme == QuantScheme::kSymmetricInt8 ? 8 : 4;
+  static constexpr bool kHasZeros = kScheme == QuantScheme::kAsymmetricInt4;
+  // 16-byte chunks a lane holds of one 16 x 64 tile (layout/packed_format.h: one for INT4, one
+  // per half for INT8).
+  static constexpr int kChunksPerLane = kBits / 4;
+};
+
+// Byte layout of one pipeline stage of Tiling T for format F:
+//   A      (kRows, kTileK) 16-bit; 16-byte chunk c of row r stored at chunk c ^ (r % 8), so that
+//          the 8 row addresses of one ldmatrix 8x8 matrix fall in 8 different bank groups
+//          (rows are a multiple of 128 bytes apart, they would all hit the same banks unswizzled)
+//   B      (kKSteps, kNSlices, kChunksPerLane, 32 lanes) uint4: packed tiles as in global memory
+//   scales (kMaxScaleRows, kTileN) 16-bit, still transposed per 64 columns
+//   zeros  (kMaxScaleRows, kTileN) bytes, likewise (asymmetric formats only)
+template <class T, class F>
+struct StageLayout {
+  static constexpr int kABytes = T::kRows * T::kTileK * 2;
+  static constexpr int kBBytes = T::kTileK * T::kTileN * F::kBits / 8;
+  static constexpr int kScaleBytes = T::kMaxScaleRows * T::kTileN * 2;
+  static constexpr int kZeroBytes = F::kHasZeros ? T::kMaxScaleRows * T::kTileN : 0;
+  static constexpr int kBOffset = kABytes;
+  static constexpr int kScaleOffset = kBOffset + kBBytes;
+  static constexpr int kZeroOffset = kScaleOffset + kScaleBytes;
+  static constexpr int kStageBytes = kZeroOffset + kZeroBytes;
+  // Intra-block reduction: one float4 per lane per (m block, n8 group) per warp slice.
+  static constexpr int kReduceBytes =
+      T::kKGroups > 1 ? T::kNSlices * T::kMBlocks * 8 * 32 * 16 : 0;
+  static constexpr int kSharedBytes = T::kStages * kStageBytes + kReduceBytes;
+  static_assert(kStageBytes % 128 == 0, "stages must stay 128-byte aligned");
+};
+
+}  // namespace marlin::kernels::dense

@@ -1,0 +1,10 @@
+// Dense kernels for FP16 activations x symmetric INT8 (implicit zero 128) weights, every Tiling.
+#include "kernels/dense/dense_launch_impl.cuh"
+
+namespace marlin::kernels::dense {
+
+const DenseKernelEntry* dense_kernels_fp16_int8() {
+  return all_tilings<Format<Activation::kFp16, QuantScheme::kSymmetricInt8>>();
+}
+
+}  // namespace marlin::kernels::dense
