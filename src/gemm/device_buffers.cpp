@@ -26,7 +26,6 @@ DeviceMatrix& DeviceMatrix::operator=(DeviceMatrix&& other) noexcept {
 
 void DeviceMatrix::release() {
   // Errors cannot be reported from a destructor; a failing cudaFree means the context is gone.
-  if (qweight_) cudaFree(qweight_);
   for (void* buffer : {qweight_, scales_, zeros_, perm_}) {
     if (buffer) cudaFree(buffer);
   }
