@@ -16,25 +16,19 @@ constexpr DenseConfig config_of(const char* name, int tiling) {
   return {name, tiling, T::kRows, T::kTileK, T::kTileN, T::kBlocksPerSM};
 }
 
-// Rows: 16-row A blocks per tile. m <= 32 is memory-bound (weights dominate): 128x128 tiles,
-// deep pipelines, two blocks per SM where registers allow. Larger m: 64x256 tiles; m > 64 runs
-// as several 64-row chunks in one launch. n not a multiple of 256 falls back to the 32-row
-// 128x128 configuration in 32-row chunks. Measurements behind each row: docs/dense-kernel-notes.md
-// and bench/results/.
+// Why these three and these limits: dense_tiling.h, with the measurements.
 constexpr DenseConfig kConfigs[kDenseTilings] = {
-    config_of<TilingM1>("m16_k128_n256_s4_b2", 0),
-    config_of<TilingM2>("m32_k128_n128_s6_b1", 1),
-    config_of<TilingM3>("m48_k64_n256_s4", 2),
-    config_of<TilingM4>("m64_k64_n256_s4", 3),
+    config_of<TilingSmallM>("m16_k128_n256_s4_b2", 0),
+    config_of<TilingMediumM>("m16_k128_n128_s6_b2", 1),
+    config_of<TilingLargeM>("m32_k128_n256_s4", 2),
 };
 
 }  // namespace
 
-const DenseConfig& choose_dense_config(int m, int n) {
-  if (m <= 16) return kConfigs[0];
-  if (m <= 32 || n % 256 != 0) return kConfigs[1];
-  if (m <= 48) return kConfigs[2];
-  return kConfigs[3];
+const DenseConfig& choose_dense_config(int m, int /*n*/) {
+  if (m <= 8) return kConfigs[0];
+  if (m <= 16) return kConfigs[1];
+  return kConfigs[2];
 }
 
 const kernels::dense::DenseKernelEntry& dense_kernel(DType activation, QuantScheme scheme,

@@ -18,7 +18,8 @@ struct DenseConfig {
   int blocks_per_sm;  // what the configuration is built for; the device may allow fewer
 };
 
-// The configuration for m rows and n columns (n a multiple of 64).
+// The configuration for m rows and n columns (n a multiple of 64; the last n tile may be
+// partial).
 const DenseConfig& choose_dense_config(int m, int n);
 
 // The compiled kernels of one (activation, weight scheme) pair; throws kUnsupported for others.

@@ -86,6 +86,32 @@ TEST(GemmArgs, RejectsEachBadArgumentWithItsRule) {
   expect_rejected(args, "bias must be 4-byte aligned");
 }
 
+// Issue #6, the other sides of the format rules: activations that do not match their scales, zero
+// points given to INT8, and the smallest shapes and groups just past the limits.
+TEST(GemmArgs, RejectsMismatchedFormatsAndShapesPastTheLimits) {
+  auto args = valid_args();
+  args.activation_dtype = DType::kBFloat16;  // the scales stay fp16
+  expect_rejected(args, "weights.scale_dtype (fp16) must equal the activation dtype (bf16)");
+  args = valid_args();
+  args.activation_dtype = DType::kFloat32;
+  args.weights.scale_dtype = DType::kFloat32;  // consistent, but there is no fp32 kernel
+  expect_rejected(args, "activation dtype fp32");
+  args = valid_args();
+  args.weights.scheme = QuantScheme::kSymmetricInt8;
+  args.weights.zeros = fake_device_memory;
+  expect_rejected(args, "INT8 weights have an implicit zero; weights.zeros must be null");
+  args = valid_args();
+  args.weights.k = 192;  // a multiple of the group size, not of 128
+  args.weights.group_size = 64;
+  expect_rejected(args, "k=192 must be a positive multiple of 128");
+  args = valid_args();
+  args.weights.n = 32;
+  expect_rejected(args, "n=32 must be a positive multiple of 64");
+  args = valid_args();
+  args.weights.group_size = 16;
+  expect_rejected(args, "group_size=16 must be 32, 64, 128 or -1");
+}
+
 TEST(GemmArgs, WorkspaceCoversEveryConfiguration) {
   for (int sm_count : {1, 108, 132}) {
     for (int m : {1, 16, 17, 33, 64, 65, 1000, 4096}) {
@@ -114,10 +140,11 @@ TEST(GemmArgs, WorkspaceCoversEveryConfiguration) {
 
 TEST(GemmArgs, SmallBatchesUseTheMemoryBoundConfiguration) {
   EXPECT_EQ(gemm_detail::choose_dense_config(1, 4096).rows, 16);
+  EXPECT_EQ(gemm_detail::choose_dense_config(1, 4096).tile_n, 256);
   EXPECT_EQ(gemm_detail::choose_dense_config(16, 4096).rows, 16);
+  EXPECT_EQ(gemm_detail::choose_dense_config(16, 4096).tile_n, 128);
   EXPECT_EQ(gemm_detail::choose_dense_config(17, 4096).rows, 32);
-  EXPECT_EQ(gemm_detail::choose_dense_config(64, 4096).rows, 64);
-  EXPECT_EQ(gemm_detail::choose_dense_config(64, 384).rows, 32);  // n % 256 != 0
+  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 4096).rows, 32);
 }
 
 }  // namespace

@@ -36,7 +36,8 @@ template <class T, class F>
 struct WarpOperands {
   int a_offset[T::kKStepsPerWarp];  // ldmatrix address of m block 0 at each of the warp's steps
   int b_index;                      // uint4 index of the lane's first chunk at the first step
-  int group_offset;                 // element offset of the lane's 8 scales / zeros
+  int group_offset;                 // element offset of the lane's 8 scales / zeros, first step
+  int group_mask;                   // group size - 1 (all bits for per-channel)
 
   __device__ __forceinline__ WarpOperands(const DenseParams& p, int slice, int k_group) {
     const int lane = threadIdx.x % 32;
@@ -49,11 +50,11 @@ struct WarpOperands {
       a_offset[s] = a_chunk_offset<T>(lane % 16, k_step * 2 + lane / 16);
     }
     b_index = ((k_group * T::kKStepsPerWarp * T::kNSlices + slice) * F::kChunksPerLane) * 32 + lane;
-    // The warp's k steps are 16 * kKStepsPerWarp <= 32 consecutive rows inside one stage, so
-    // they share one group (group sizes are >= 32 and aligned); stages start on group
-    // boundaries when groups are no longer than a stage, else every stage holds one row.
+    // Stages start on group boundaries when groups are no longer than a stage, else a stage
+    // holds the one scale row of its group.
     const int group_row = (k_group * T::kKStepsPerWarp * 16) >> p.group_shift;
     group_offset = group_row * T::kTileN + slice * layout::kTileN + (lane / 4) * 8;
+    group_mask = p.group_shift >= 31 ? -1 : (1 << p.group_shift) - 1;
   }
 };
 
@@ -63,26 +64,36 @@ __device__ __forceinline__ void compute_stage(const std::uint8_t* stage,
                                               Accumulators<T>& acc) {
   using E = ElementOf<F::kActivation>;
   using Layout = StageLayout<T, F>;
-  // The 8 scales of this lane's columns (8j + lane/4), contiguous thanks to the transpose.
-  const uint4 scale_bits =
-      *reinterpret_cast<const uint4*>(stage + Layout::kScaleOffset + operands.group_offset * 2);
-  const auto* column_scales = reinterpret_cast<const typename E::Scalar*>(&scale_bits);
-  // Subtrahends (magic + zero) per column group; the symmetric ones are constants.
+  // The 8 scales of this lane's columns (8j + lane/4), contiguous thanks to the transpose, and
+  // the subtrahends (magic + zero) per column group; the symmetric ones are constants.
+  uint4 scale_bits;
   std::uint32_t subtrahend[layout::kColumnGroups];
-  if constexpr (F::kHasZeros) {
-    const uint2 zero_bytes =
-        *reinterpret_cast<const uint2*>(stage + Layout::kZeroOffset + operands.group_offset);
+  const auto load_group = [&](int group_offset) {
+    scale_bits =
+        *reinterpret_cast<const uint4*>(stage + Layout::kScaleOffset + group_offset * 2);
+    if constexpr (F::kHasZeros) {
+      const uint2 zero_bytes =
+          *reinterpret_cast<const uint2*>(stage + Layout::kZeroOffset + group_offset);
 #pragma unroll
-    for (int j = 0; j < layout::kColumnGroups; ++j)
-      subtrahend[j] = ptx::zero_subtrahend<E>(j < 4 ? zero_bytes.x : zero_bytes.y, j % 4);
-  } else {
+      for (int j = 0; j < layout::kColumnGroups; ++j)
+        subtrahend[j] = ptx::zero_subtrahend<E>(j < 4 ? zero_bytes.x : zero_bytes.y, j % 4);
+    } else {
 #pragma unroll
-    for (int j = 0; j < layout::kColumnGroups; ++j) subtrahend[j] = E::kMagic | 0x00080008u;
-  }
+      for (int j = 0; j < layout::kColumnGroups; ++j) subtrahend[j] = E::kMagic | 0x00080008u;
+    }
+  };
+  int group_offset = operands.group_offset;
+  load_group(group_offset);
+  const auto* column_scales = reinterpret_cast<const typename E::Scalar*>(&scale_bits);
 
   const uint4* b_stage = reinterpret_cast<const uint4*>(stage + Layout::kBOffset);
 #pragma unroll
   for (int s = 0; s < T::kKStepsPerWarp; ++s) {
+    // A warp's steps may cross into the next group (32-row groups, 4 steps of 16 rows).
+    if (s > 0 && (s * 16) % T::kMinGroupSize == 0 && ((s * 16) & operands.group_mask) == 0) {
+      group_offset += T::kTileN;
+      load_group(group_offset);
+    }
     // This lane's B fragments of all 8 column groups of the (16 x 64) tile.
     ptx::FragmentB b[layout::kColumnGroups];
     const int b_index = operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32;

@@ -1,5 +1,5 @@
 // Host-side entry points of the compiled dense kernels: for each weight format, one entry per
-// Tiling of dense_tiling.h (TilingM1..TilingM4, in that order). Each format lives in its own
+// Tiling of dense_tiling.h (TilingSmallM, TilingMediumM, TilingLargeM, in that order). Each format lives in its own
 // translation unit (dense_<activation>_<weights>.cu) to keep compile units small.
 #pragma once
 
@@ -18,7 +18,7 @@ struct DenseKernelEntry {
   int shared_bytes;
 };
 
-constexpr int kDenseTilings = 4;
+constexpr int kDenseTilings = 3;
 
 const DenseKernelEntry* dense_kernels_fp16_int4();
 const DenseKernelEntry* dense_kernels_fp16_int4_zero_point();

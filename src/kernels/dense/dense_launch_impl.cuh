@@ -36,8 +36,7 @@ constexpr DenseKernelEntry entry_of() {
 template <class F>
 const DenseKernelEntry* all_tilings() {
   static constexpr DenseKernelEntry kEntries[kDenseTilings] = {
-      entry_of<TilingM1, F>(), entry_of<TilingM2, F>(), entry_of<TilingM3, F>(),
-      entry_of<TilingM4, F>()};
+      entry_of<TilingSmallM, F>(), entry_of<TilingMediumM, F>(), entry_of<TilingLargeM, F>()};
   return kEntries;
 }
 

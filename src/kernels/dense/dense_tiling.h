@@ -39,16 +39,18 @@ struct Tiling {
   static constexpr int kMaxScaleRows = kTileK / kMinGroupSize;
 };
 
-// The configurations shipped (dense_fp16_int4_*_m.cu instantiate exactly these;
-// src/gemm/dense_dispatch.cpp chooses among them). Small batches: square 128x128 weight tiles,
-// a deep pipeline, and two blocks per SM where registers allow (m<=16). Profiling the one-block version at m=1 on an H200
-// (ncu, 2026-11-27) showed it issue-bound, not memory-bound: 2 warps per scheduler issued 0.44
-// instructions per cycle and DRAM ran at 20% of peak; a second block doubles the warps that hide
-// the dequantization and shared-memory latencies. Larger batches use wide 64x256 tiles so that
-// each dequantized weight fragment feeds more tensor-core work.
-using TilingM1 = Tiling<1, 128, 256, 4, 2>;
-using TilingM2 = Tiling<2, 128, 128, 6, 1>;
-using TilingM3 = Tiling<3, 64, 256, 4, 1>;
-using TilingM4 = Tiling<4, 64, 256, 4, 1>;
+// The configurations shipped (dense_launch_impl.cuh instantiates exactly these, in this order;
+// src/gemm/dense_dispatch.cpp chooses among them). Measured on an H200 (2026-11-27, Llama-2-7B and
+// -70B layers, ratio over FP16 cuBLASLt summed per model; docs/dense-kernel-notes.md has the table):
+//  - m <= 8: 128 x 256 weight tiles, two blocks per SM. Each warp takes 4 k16 steps per stage, so
+//    the per-stage costs (barrier, copies, loop) spread over 4 tiles: 70B 2.36x at m = 1, against
+//    2.04x with 128 x 128 tiles.
+//  - m <= 16: 128 x 128 tiles, 6 stages, two blocks per SM: at m = 16 the small 7B layers need the
+//    finer partition (1.43x against 1.20x with 128 x 256).
+//  - larger m: 32-row chunks of 128 x 256 tiles, one block per SM; better than 64-row tiles at
+//    m = 32-128 on both models (70B m = 32: 1.61x against 1.32x).
+using TilingSmallM = Tiling<1, 128, 256, 4, 2>;
+using TilingMediumM = Tiling<1, 128, 128, 6, 2>;
+using TilingLargeM = Tiling<2, 128, 256, 4, 1>;
 
 }  // namespace marlin::kernels::dense
