@@ -36,6 +36,10 @@ void add_convert_command(CLI::App& app) {
   command->add_option("--group-size", options->group_size,
                       "group size for quantizing float models with RTN (-1: per channel)")
       ->capture_default_str();
+  command->add_option("--bits", options->bits,
+                      "bits per weight for quantizing float models with RTN: 4 or 8 (symmetric)")
+      ->check(CLI::IsMember({4, 8}))
+      ->capture_default_str();
   command->add_flag("--force", options->force,
                     "replace OUT if it exists (a folder of plain files); never IN");
   command->add_option("--max-shard-bytes", options->max_shard_bytes,

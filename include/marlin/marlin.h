@@ -101,13 +101,14 @@ MARLIN_API marlin_status marlin_quantized_info(const marlin_quantized* w, marlin
 MARLIN_API marlin_status marlin_dequantize(const marlin_quantized* w, float* out, size_t out_count);
 MARLIN_API void marlin_quantized_free(marlin_quantized* w);
 
-/* Packs symmetric INT4 weights into the kernels' layout. */
+/* Packs weights of any marlin_quant_scheme into the kernels' layout. (The zero points of
+ * MARLIN_ASYMMETRIC_INT4 stay in the handle, for marlin_unpack: no accessor hands them out yet.) */
 MARLIN_API marlin_status marlin_pack(const marlin_quantized* w, marlin_packed** out);
 /* The exact inverse of marlin_pack. */
 MARLIN_API marlin_status marlin_unpack(const marlin_packed* p, marlin_quantized** out);
 MARLIN_API marlin_status marlin_packed_info(const marlin_packed* p, marlin_weight_info* info);
-/* Host arrays to upload as they are: k*n/8 words of codes, groups*n fp16/bf16 scale bit patterns.
- * Valid until the handle is freed. */
+/* Host arrays to upload as they are: k*n/8 words of codes (k*n/4 for INT8), groups*n fp16/bf16
+ * scale bit patterns. Valid until the handle is freed. */
 MARLIN_API marlin_status marlin_packed_qweight(const marlin_packed* p, const uint32_t** words,
                                                size_t* count);
 MARLIN_API marlin_status marlin_packed_scales(const marlin_packed* p, const uint16_t** scales,

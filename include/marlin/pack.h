@@ -27,7 +27,13 @@ struct PackedMatrix {
 // are then sorted by group, see packed_format.h). Throws marlin::Error naming the rule that fails.
 void check_packable(const QuantizedMatrix& w);
 
+// The packed copy of w. perm stays empty when the rows already come in groups (no g_idx, a g_idx
+// equal to row / group_size, per-channel weights), so such weights cost nothing extra; else it is
+// the stable sort of the rows by group, so equal inputs give equal packed bytes.
 PackedMatrix pack(const QuantizedMatrix& w);
+// The exact inverse: codes in the original row order and, when perm is not empty, g_idx rebuilt
+// from it (g_idx[perm[i]] = i / group_size). Checks the size of every array, that perm holds each
+// row once, and the zero points; throws kInvalidArgument naming the field and the rule.
 QuantizedMatrix unpack(const PackedMatrix& p);
 
 }  // namespace marlin

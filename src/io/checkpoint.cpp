@@ -11,6 +11,7 @@
 
 #include "io/io_util.h"
 #include "io/tensor_checks.h"
+#include "layout/act_order.h"
 #include "layout/packed_format.h"
 
 namespace marlin::io {
@@ -34,6 +35,19 @@ int parse_int(const std::map<std::string, std::string>& strings, const std::stri
   throw_io(label + ": metadata '" + key + "'='" + it->second + "' is not an integer");
 }
 
+bool parse_bool(const std::map<std::string, std::string>& strings, const std::string& key,
+                const std::string& label) {
+  const auto it = strings.find(key);
+  if (it == strings.end()) throw_io(label + ": metadata lacks '" + key + "'");
+  if (it->second == "true") return true;
+  if (it->second == "false") return false;
+  throw_io(label + ": metadata '" + key + "'='" + it->second + "' is not true or false");
+}
+
+StDType scale_st_dtype(DType dtype) {
+  return dtype == DType::kBFloat16 ? StDType::kBF16 : StDType::kF16;
+}
+
 std::string shard_name(std::size_t index, std::size_t count) {
   if (count == 1) return "model.safetensors";
   char name[64];
@@ -45,6 +59,12 @@ std::string shard_name(std::size_t index, std::size_t count) {
 
 std::string qweight_name(const std::string& module) { return module + ".qweight"; }
 std::string scales_name(const std::string& module) { return module + ".scales"; }
+std::string zeros_name(const std::string& module) { return module + ".zeros"; }
+std::string perm_name(const std::string& module) { return module + ".perm"; }
+
+PackedModuleShape packed_module_shape(const QuantizedMatrix& w) {
+  return {w.scheme, w.k, w.n, !layout::act_order_permutation(w).empty()};
+}
 
 std::map<std::string, std::string> CheckpointMetadata::to_strings() const {
   return {{"format", "marlin"},
@@ -52,6 +72,7 @@ std::map<std::string, std::string> CheckpointMetadata::to_strings() const {
           {"bits", std::to_string(bits)},
           {"group_size", std::to_string(group_size)},
           {"act_order", act_order ? "true" : "false"},
+          {"zero_points", zero_points ? "true" : "false"},
           {"sparsity", sparsity},
           {"scale_dtype", dtype_word(scale_dtype)},
           {"source", source}};
@@ -65,12 +86,17 @@ CheckpointMetadata CheckpointMetadata::from_strings(
   }
   CheckpointMetadata metadata;
   metadata.format_version = parse_int(strings, "format_version", label);
-  if (metadata.format_version != kMarlinFormatVersion) {
+  if (metadata.format_version < 1 || metadata.format_version > kMarlinFormatVersion) {
     throw_io(label + ": format_version " + std::to_string(metadata.format_version) +
-             " is not supported (this build reads " + std::to_string(kMarlinFormatVersion) + ")");
+             " is not supported (this build reads 1 to " + std::to_string(kMarlinFormatVersion) +
+             ")");
   }
+  const bool version_1 = metadata.format_version == 1;
   metadata.bits = parse_int(strings, "bits", label);
-  if (metadata.bits != 4) throw_io(label + ": bits=" + std::to_string(metadata.bits) + "; only 4");
+  if (metadata.bits != 4 && (metadata.bits != 8 || version_1)) {
+    throw_io(label + ": bits=" + std::to_string(metadata.bits) + "; format_version " +
+             std::to_string(metadata.format_version) + " holds " + (version_1 ? "4" : "4 or 8"));
+  }
   metadata.group_size = parse_int(strings, "group_size", label);
   if (metadata.group_size != -1 && metadata.group_size <= 0) {
     throw_io(label + ": group_size=" + std::to_string(metadata.group_size) +
@@ -81,9 +107,15 @@ CheckpointMetadata CheckpointMetadata::from_strings(
     if (it == strings.end()) throw_io(label + ": metadata lacks '" + key + "'");
     return it->second;
   };
-  const std::string act_order = value("act_order");
-  if (act_order != "false") throw_io(label + ": act_order='" + act_order + "'; only false so far");
-  metadata.act_order = false;
+  metadata.act_order = parse_bool(strings, "act_order", label);
+  metadata.zero_points = version_1 ? false : parse_bool(strings, "zero_points", label);
+  if (version_1 && metadata.act_order) {
+    throw_io(label + ": act_order=true; format_version 1 holds no act-order weights");
+  }
+  if (metadata.zero_points && metadata.bits != 4) {
+    throw_io(label + ": zero_points=true with bits=" + std::to_string(metadata.bits) +
+             "; only 4-bit weights have zero points (INT8 is symmetric)");
+  }
   metadata.sparsity = value("sparsity");
   if (metadata.sparsity != "dense") {
     throw_io(label + ": sparsity='" + metadata.sparsity + "'; only dense so far");
@@ -115,41 +147,70 @@ void CheckpointWriter::add_entry(Entry entry) {
   entries_.push_back(std::move(entry));
 }
 
-void CheckpointWriter::add_packed(const std::string& module, int k, int n,
+void CheckpointWriter::add_packed(const std::string& module, const PackedModuleShape& shape,
                                   std::function<PackedMatrix()> make) {
+  const int k = shape.k;
+  const int n = shape.n;
+  const std::string context = "checkpoint writer: module '" + module + "'";
   require(k > 0 && n > 0 && k % layout::kTileK == 0 && n % layout::kTileN == 0,
-          "checkpoint writer: module '" + module + "' k=" + std::to_string(k) + ", n=" +
-              std::to_string(n) + " must be multiples of 16 and 64");
+          context + " k=" + std::to_string(k) + ", n=" + std::to_string(n) +
+              " must be multiples of 16 and 64");
   const int group = metadata_.group_size == -1 ? k : metadata_.group_size;
-  require(k % group == 0, "checkpoint writer: module '" + module + "' k=" + std::to_string(k) +
+  require(k % group == 0, context + " k=" + std::to_string(k) +
                               " is not a multiple of group_size=" + std::to_string(group));
+  const int bits = scheme_bits(shape.scheme);
+  require(bits == metadata_.bits, context + " has " + std::to_string(bits) +
+                                      "-bit codes; the checkpoint's metadata says bits=" +
+                                      std::to_string(metadata_.bits));
+  const bool has_zeros = scheme_has_zeros(shape.scheme);
+  require(!has_zeros || metadata_.zero_points,
+          context + " has zero points; the checkpoint's metadata says zero_points=false");
+  require(!shape.permuted || metadata_.act_order,
+          context + " has act-order rows; the checkpoint's metadata says act_order=false");
+  require(!shape.permuted || metadata_.group_size != -1,
+          context + " has act-order rows with per-channel scales (nothing to sort)");
+
   const auto groups = static_cast<std::uint64_t>(k / group);
-  const StDType scale_type = metadata_.scale_dtype == DType::kBFloat16 ? StDType::kBF16
-                                                                       : StDType::kF16;
-  // qweight and scales come from one pack() call: the first producer makes it, the second takes
-  // the scales (the writer runs producers in the order they were added).
+  const auto k64 = static_cast<std::uint64_t>(k);
+  const auto n64 = static_cast<std::uint64_t>(n);
+  // All tensors of the module come from one pack() call: the qweight producer makes it, the
+  // others copy their part, the last one frees it (the writer runs producers in the order they
+  // were added).
   auto packed = std::make_shared<std::optional<PackedMatrix>>();
-  const std::uint64_t words = static_cast<std::uint64_t>(k) * static_cast<std::uint64_t>(n) / 8;
+  const auto copy_part = [packed](auto member, bool last) {
+    return [packed, member, last](std::vector<std::uint8_t>& out) {
+      const auto& values = (**packed).*member;
+      out.resize(values.size() * sizeof(values[0]));
+      std::memcpy(out.data(), values.data(), out.size());
+      if (last) packed->reset();
+    };
+  };
+  const std::uint64_t words = k64 * n64 * static_cast<std::uint64_t>(bits) / 32;
   add_entry({qweight_name(module), StDType::kI32,
-             {static_cast<std::uint64_t>(k / layout::kTileK), 2ull * static_cast<std::uint64_t>(n)},
-             words * 4,
-             [packed, make, module, k, n, this](std::vector<std::uint8_t>& out) {
+             {k64 / layout::kTileK, n64 * static_cast<std::uint64_t>(bits) / 2}, words * 4,
+             [packed, make, shape, context, copy_part, this](std::vector<std::uint8_t>& out) {
                *packed = make();
                const PackedMatrix& p = **packed;
-               if (p.k != k || p.n != n || p.scale_dtype != metadata_.scale_dtype) {
-                 throw Error(ErrorCode::kInternal, "checkpoint writer: module '" + module +
-                                                       "' produced a different shape or dtype");
+               if (p.scheme != shape.scheme || p.k != shape.k || p.n != shape.n ||
+                   p.group_size != metadata_.group_size ||
+                   p.scale_dtype != metadata_.scale_dtype || p.perm.empty() == shape.permuted) {
+                 throw Error(ErrorCode::kInternal,
+                             context + " produced a different scheme, shape, group size, scale "
+                                       "dtype or act-order than planned");
                }
-               out.resize(p.qweight.size() * 4);
-               std::memcpy(out.data(), p.qweight.data(), out.size());
+               copy_part(&PackedMatrix::qweight, false)(out);
              }});
-  add_entry({scales_name(module), scale_type, {groups, static_cast<std::uint64_t>(n)},
-             groups * static_cast<std::uint64_t>(n) * 2,
-             [packed](std::vector<std::uint8_t>& out) {
-               out.resize((*packed)->scales.size() * 2);
-               std::memcpy(out.data(), (*packed)->scales.data(), out.size());
-               packed->reset();
-             }});
+  const bool scales_last = !has_zeros && !shape.permuted;
+  add_entry({scales_name(module), scale_st_dtype(metadata_.scale_dtype), {groups, n64},
+             groups * n64 * 2, copy_part(&PackedMatrix::scales, scales_last)});
+  if (has_zeros) {
+    add_entry({zeros_name(module), StDType::kU8, {groups, n64}, groups * n64,
+               copy_part(&PackedMatrix::zeros, !shape.permuted)});
+  }
+  if (shape.permuted) {
+    add_entry({perm_name(module), StDType::kI32, {k64}, k64 * 4,
+               copy_part(&PackedMatrix::perm, true)});
+  }
 }
 
 void CheckpointWriter::add_tensor(const std::string& name, StDType dtype,
@@ -211,6 +272,7 @@ void write_checkpoint_config(const std::string& source_config_json, const std::s
                                    {"bits", metadata.bits},
                                    {"group_size", metadata.group_size},
                                    {"act_order", metadata.act_order},
+                                   {"zero_points", metadata.zero_points},
                                    {"sparsity", metadata.sparsity},
                                    {"source", metadata.source}};
   write_text_file_atomic((fs::path(out_folder) / "config.json").string(), config.dump(2) + "\n");
@@ -238,17 +300,42 @@ MarlinCheckpoint MarlinCheckpoint::open(const std::string& folder) {
 }
 
 PackedMatrix MarlinCheckpoint::load(const std::string& module) const {
-  PackedMatrix packed = check_module(module);
-  const TensorData qweight = files_.tensor(qweight_name(module));
-  const TensorData scales = files_.tensor(scales_name(module));
-  packed.qweight.resize(qweight.size / 4);
-  std::memcpy(packed.qweight.data(), qweight.data, qweight.size);
-  packed.scales.resize(scales.size / 2);
-  std::memcpy(packed.scales.data(), scales.data, scales.size);
+  const PackedModuleShape shape = check_module(module);
+  PackedMatrix packed;
+  packed.scheme = shape.scheme;
+  packed.k = shape.k;
+  packed.n = shape.n;
+  packed.group_size = metadata_.group_size;
+  packed.scale_dtype = metadata_.scale_dtype;
+  const auto copy = [&](const std::string& name, auto& values) {
+    const TensorData tensor = files_.tensor(name);
+    values.resize(tensor.size / sizeof(values[0]));
+    std::memcpy(values.data(), tensor.data, tensor.size);
+  };
+  copy(qweight_name(module), packed.qweight);
+  copy(scales_name(module), packed.scales);
+  const std::string context = files_.folder() + ": module '" + module + "'";
+  if (scheme_has_zeros(shape.scheme)) {
+    copy(zeros_name(module), packed.zeros);
+    for (std::size_t i = 0; i < packed.zeros.size(); ++i) {
+      if (packed.zeros[i] <= 15) continue;
+      throw_io(context + ": '" + zeros_name(module) + "' holds " +
+               std::to_string(packed.zeros[i]) + " at " + std::to_string(i) +
+               "; zero points are 4-bit (0..15)");
+    }
+  }
+  if (shape.permuted) {
+    copy(perm_name(module), packed.perm);
+    // The kernels gather A's columns through perm: a bad entry would read out of bounds.
+    if (!layout::is_permutation(packed.perm, shape.k)) {
+      throw_io(context + ": '" + perm_name(module) + "' does not hold each row 0.." +
+               std::to_string(shape.k - 1) + " exactly once");
+    }
+  }
   return packed;
 }
 
-PackedMatrix MarlinCheckpoint::check_module(const std::string& module) const {
+PackedModuleShape MarlinCheckpoint::check_module(const std::string& module) const {
   const std::string context = files_.folder() + ": module '" + module + "'";
   if (!files_.contains(scales_name(module))) {
     throw_io(context + " has a qweight but no '" + scales_name(module) + "'");
@@ -257,16 +344,17 @@ PackedMatrix MarlinCheckpoint::check_module(const std::string& module) const {
   const TensorData scales = files_.tensor(scales_name(module));
   detail::expect_dtype(qweight, {StDType::kI32}, context);
   detail::expect_rank(qweight, 2, context);
-  const StDType scale_type = metadata_.scale_dtype == DType::kBFloat16 ? StDType::kBF16
-                                                                       : StDType::kF16;
-  detail::expect_dtype(scales, {scale_type}, context);
+  detail::expect_dtype(scales, {scale_st_dtype(metadata_.scale_dtype)}, context);
   detail::expect_rank(scales, 2, context);
+  // A band of 16 rows is 16 * n * bits / 32 = n * bits / 2 words.
+  const auto words_per_column = static_cast<std::uint64_t>(metadata_.bits / 2);
   const std::uint64_t bands = qweight.shape[0];
-  const std::uint64_t n = qweight.shape[1] / 2;
-  if (bands == 0 || n == 0 || qweight.shape[1] % 2 != 0 || n % layout::kTileN != 0 ||
-      bands > (1u << 26) || n > (1u << 30)) {
-    throw_io(context + ": qweight " + qweight.describe() + " is not [k/16, 2n] with n a " +
-             "multiple of 64");
+  const std::uint64_t n = qweight.shape[1] / words_per_column;
+  if (bands == 0 || n == 0 || qweight.shape[1] % words_per_column != 0 ||
+      n % layout::kTileN != 0 || bands > (1u << 26) || n > (1u << 30)) {
+    throw_io(context + ": qweight " + qweight.describe() + " is not [k/16, " +
+             std::to_string(words_per_column) + "n] (bits=" + std::to_string(metadata_.bits) +
+             ") with n a multiple of 64");
   }
   const std::uint64_t k = bands * layout::kTileK;
   const std::uint64_t group = metadata_.group_size == -1 ? k : static_cast<std::uint64_t>(metadata_.group_size);
@@ -275,13 +363,32 @@ PackedMatrix MarlinCheckpoint::check_module(const std::string& module) const {
              std::to_string(group));
   }
   detail::expect_shape(scales, {k / group, n}, context);
-  PackedMatrix packed;
-  packed.scheme = QuantScheme::kSymmetricInt4;
-  packed.k = static_cast<int>(k);
-  packed.n = static_cast<int>(n);
-  packed.group_size = metadata_.group_size;
-  packed.scale_dtype = metadata_.scale_dtype;
-  return packed;
+  PackedModuleShape shape;
+  shape.scheme = metadata_.bits == 8 ? QuantScheme::kSymmetricInt8 : QuantScheme::kSymmetricInt4;
+  shape.k = static_cast<int>(k);
+  shape.n = static_cast<int>(n);
+  if (files_.contains(zeros_name(module))) {
+    if (!metadata_.zero_points) {
+      throw_io(context + " has '" + zeros_name(module) + "', but the metadata says " +
+               "zero_points=false");
+    }
+    const TensorData zeros = files_.tensor(zeros_name(module));
+    detail::expect_dtype(zeros, {StDType::kU8}, context);
+    detail::expect_shape(zeros, {k / group, n}, context);
+    shape.scheme = QuantScheme::kAsymmetricInt4;
+  }
+  if (files_.contains(perm_name(module))) {
+    if (!metadata_.act_order || metadata_.group_size == -1) {
+      throw_io(context + " has '" + perm_name(module) + "', but the metadata says " +
+               (metadata_.act_order ? "group_size=-1 (per channel: nothing to sort)"
+                                    : "act_order=false"));
+    }
+    const TensorData perm = files_.tensor(perm_name(module));
+    detail::expect_dtype(perm, {StDType::kI32}, context);
+    detail::expect_shape(perm, {k}, context);
+    shape.permuted = true;
+  }
+  return shape;
 }
 
 }  // namespace marlin::io

@@ -104,10 +104,12 @@ class Staging {
 
 std::string list_blocked(const std::vector<std::string>& blocked, std::size_t total) {
   std::string message = "convert: " + std::to_string(blocked.size()) + " of " +
-                        std::to_string(total) + " linear layers cannot be packed yet. Rule: the " +
-                        "packed format holds symmetric INT4 (implicit zero 8) without act-order " +
-                        "(g_idx), k a multiple of 16, n a multiple of 64, and a group size " +
-                        "dividing k. Refused layers:";
+                        std::to_string(total) + " linear layers cannot be packed. Rule: the " +
+                        "packed format holds INT4 (implicit zero 8, or zero points 0..15) and " +
+                        "symmetric INT8 (implicit zero 128) with fp16 or bf16 scales, k a " +
+                        "multiple of 16, n a multiple of 64, a group size dividing k, and " +
+                        "act-order (g_idx) only when every group has exactly group_size rows. " +
+                        "Refused layers:";
   const std::size_t shown = std::min<std::size_t>(blocked.size(), 12);
   for (std::size_t i = 0; i < shown; ++i) message += "\n  " + blocked[i];
   if (blocked.size() > shown) {
@@ -156,12 +158,12 @@ std::size_t verify_module(const std::string& module, const QuantizedMatrix& expe
 ConvertSummary convert_checkpoint(const ConvertOptions& options,
                                   const std::function<void(const ConvertProgress&)>& progress) {
   check_paths(options);
-  const detail::ConvertSource source(options.input, options.group_size);
+  const detail::ConvertSource source(options.input, options.group_size, options.bits);
 
   // Plan: every module's shape and packability, before anything is written.
   struct Planned {
     const detail::Module* module;
-    int k, n;
+    PackedModuleShape shape;
   };
   std::vector<Planned> plan;
   std::vector<std::string> blocked;
@@ -179,7 +181,9 @@ ConvertSummary convert_checkpoint(const ConvertOptions& options,
         scale_dtype = source.files().info(module.name + ".weight").dtype == StDType::kBF16
                           ? DType::kBFloat16
                           : DType::kFloat16;
-        plan.push_back({&module, module.k, module.n});
+        const QuantScheme scheme = source.bits() == 8 ? QuantScheme::kSymmetricInt8
+                                                      : QuantScheme::kSymmetricInt4;
+        plan.push_back({&module, {scheme, module.k, module.n, false}});
       } else {
         const QuantizedMatrix w = source.matrix(module);
         check_packable(w);
@@ -187,7 +191,7 @@ ConvertSummary convert_checkpoint(const ConvertOptions& options,
           throw Error(ErrorCode::kUnsupported, "scale dtype differs from other layers");
         }
         scale_dtype = w.scale_dtype;
-        plan.push_back({&module, w.k, w.n});
+        plan.push_back({&module, packed_module_shape(w)});
       }
     } catch (const Error& error) {
       if (error.code() == ErrorCode::kIo) throw;
@@ -199,7 +203,12 @@ ConvertSummary convert_checkpoint(const ConvertOptions& options,
   }
 
   CheckpointMetadata metadata;
+  metadata.bits = source.bits();
   metadata.group_size = source.group_size();
+  for (const auto& planned : plan) {
+    metadata.zero_points = metadata.zero_points || scheme_has_zeros(planned.shape.scheme);
+    metadata.act_order = metadata.act_order || planned.shape.permuted;
+  }
   metadata.scale_dtype = scale_dtype;
   metadata.source = source.is_float() ? "rtn from " + source.kind() : source.kind();
 
@@ -220,7 +229,7 @@ ConvertSummary convert_checkpoint(const ConvertOptions& options,
   }
   for (const auto& planned : plan) {
     const detail::Module* module = planned.module;
-    writer.add_packed(module->name, planned.k, planned.n,
+    writer.add_packed(module->name, planned.shape,
                       [&source, module] { return pack(source.matrix(*module)); });
     ++summary.quantized_modules;
   }

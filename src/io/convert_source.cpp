@@ -51,16 +51,28 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 
 }  // namespace
 
-ConvertSource::ConvertSource(const std::string& folder, int float_group_size)
+ConvertSource::ConvertSource(const std::string& folder, int float_group_size, int float_bits)
     : files_(ModelFiles::open(folder)), config_(load_model_config(folder)) {
   const auto& quantization = config_.quantization;
   if (quantization && quantization->format == CheckpointFormat::kMarlin) {
     throw Error(ErrorCode::kInvalidArgument, folder + " is already a marlin checkpoint");
   }
-  if (quantization && quantization->bits != 4) {
-    throw Error(ErrorCode::kUnsupported, folder + ": " + std::to_string(quantization->bits) +
-                                             "-bit checkpoints are not supported (4-bit only)");
+  if (quantization) {
+    // The importers read 4-bit codes of every format, and 8-bit codes of GPTQ (whose words
+    // simply hold 4 codes instead of 8).
+    const bool gptq = quantization->format == CheckpointFormat::kGptq ||
+                      quantization->format == CheckpointFormat::kGptqV2;
+    if (quantization->bits != 4 && !(quantization->bits == 8 && gptq)) {
+      throw Error(ErrorCode::kUnsupported,
+                  folder + ": " + std::to_string(quantization->bits) + "-bit " +
+                      checkpoint_format_name(quantization->format) + " checkpoints are not " +
+                      "supported (4-bit checkpoints, and 8-bit GPTQ)");
+    }
+  } else {
+    require(float_bits == 4 || float_bits == 8,
+            "convert: bits=" + std::to_string(float_bits) + " must be 4 or 8");
   }
+  bits_ = quantization ? quantization->bits : float_bits;
   group_size_ = quantization ? quantization->group_size : float_group_size;
   kind_ = quantization ? checkpoint_format_name(quantization->format) : "";
 
@@ -124,15 +136,16 @@ QuantizedMatrix ConvertSource::matrix(const Module& module) const {
     const TensorData weight = tensor("weight");
     const std::vector<float> w = float_weights(module);
     const DType scale_dtype = weight.dtype == StDType::kBF16 ? DType::kBFloat16 : DType::kFloat16;
-    return quantize_rtn(w, module.k, module.n, QuantScheme::kSymmetricInt4, group_size_,
-                        scale_dtype);
+    return quantize_rtn(w, module.k, module.n,
+                        bits_ == 8 ? QuantScheme::kSymmetricInt8 : QuantScheme::kSymmetricInt4,
+                        group_size_, scale_dtype);
   }
   switch (quantization->format) {
     case CheckpointFormat::kGptq:
     case CheckpointFormat::kGptqV2: {
       GptqTensors t{tensor("qweight"), tensor("qzeros"), tensor("scales"),
                     optional_tensor(files_, module.name + ".g_idx")};
-      return import_gptq(t, group_size_,
+      return import_gptq(t, bits_, group_size_,
                          quantization->format == CheckpointFormat::kGptq ? GptqZeros::kMinusOne
                                                                          : GptqZeros::kStored,
                          quantization->symmetric);

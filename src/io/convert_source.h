@@ -23,7 +23,8 @@ struct Module {
 class ConvertSource {
  public:
   // Detects the kind from the config's quantization section (and checks the tensors agree).
-  ConvertSource(const std::string& folder, int float_group_size);
+  // Float models are quantized with RTN to `float_bits` (4 or 8) in groups of `float_group_size`.
+  ConvertSource(const std::string& folder, int float_group_size, int float_bits);
   ConvertSource(const ConvertSource&) = delete;
   ConvertSource& operator=(const ConvertSource&) = delete;
 
@@ -33,6 +34,7 @@ class ConvertSource {
   const std::vector<Module>& modules() const { return modules_; }
   bool consumed(const std::string& tensor) const { return consumed_.count(tensor) != 0; }
   int group_size() const { return group_size_; }
+  int bits() const { return bits_; }  // 4 or 8, every module
 
   // The module's weights as marlin sees them (deterministic: calling twice gives equal results).
   QuantizedMatrix matrix(const Module& module) const;
@@ -45,6 +47,7 @@ class ConvertSource {
   ModelFiles files_;
   ModelConfig config_;
   int group_size_ = 128;
+  int bits_ = 4;
   std::vector<Module> modules_;
   std::map<std::string, bool> consumed_;
 };

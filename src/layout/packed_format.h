@@ -1,5 +1,6 @@
-// The packed weight formats (INT4 and INT8): the contract between the packer (CPU, src/layout/pack.cpp) and the
-// tensor-core kernels (src/kernels/dense/). Both include this file; nothing else defines the layout.
+// The packed weight formats (INT4 and INT8): the contract between the packer (CPU,
+// src/layout/pack.cpp and pack_codes.cpp) and the tensor-core kernels (src/kernels/dense/). Both
+// include this file; nothing else defines the layout.
 //
 // W is the k x n weight matrix of C[m,n] = A[m,k] * W[k,n], stored as unsigned 4-bit codes q in
 // [0, 15] (symmetric: w = (q - 8) * s, asymmetric: w = (q - z) * s).

@@ -83,6 +83,42 @@ static void test_round_trip(void) {
   free(again);
 }
 
+/* Asymmetric INT4 and INT8 weights pack too (packed_format.h, sections 4 and 5): INT8 codes take
+ * twice the words, and marlin_unpack gives back exactly what was packed. */
+static void test_other_schemes(void) {
+  enum { K = 32, N = 64 };
+  const marlin_quant_scheme schemes[2] = {MARLIN_ASYMMETRIC_INT4, MARLIN_SYMMETRIC_INT8};
+  const size_t expected_words[2] = {K * N / 8, K * N / 4};
+  float w[K * N];
+  float before[K * N];
+  float after[K * N];
+  int s;
+  int i;
+  int nonzero;
+  for (i = 0; i < K * N; ++i) w[i] = (float)((i * 37) % 101 - 40) / 64.0f;
+  for (s = 0; s < 2; ++s) {
+    marlin_quantized* q = NULL;
+    marlin_quantized* back = NULL;
+    marlin_packed* p = NULL;
+    const uint32_t* words = NULL;
+    size_t count = 0;
+    CHECK(marlin_quantize_rtn(w, K, N, schemes[s], 16, MARLIN_BFLOAT16, &q) == MARLIN_OK);
+    CHECK(marlin_pack(q, &p) == MARLIN_OK);
+    CHECK(marlin_packed_qweight(p, &words, &count) == MARLIN_OK);
+    CHECK(count == expected_words[s]);
+    CHECK(marlin_unpack(p, &back) == MARLIN_OK);
+    CHECK(marlin_dequantize(q, before, K * N) == MARLIN_OK);
+    CHECK(marlin_dequantize(back, after, K * N) == MARLIN_OK);
+    CHECK(memcmp(before, after, sizeof before) == 0);
+    nonzero = 0;
+    for (i = 0; i < K * N; ++i) nonzero += before[i] != 0.0f;
+    CHECK(nonzero > K * N / 2); /* not a trivial matrix */
+    marlin_quantized_free(back);
+    marlin_packed_free(p);
+    marlin_quantized_free(q);
+  }
+}
+
 static void test_errors(void) {
   float w[24 * 64];
   float out[4];
@@ -111,11 +147,6 @@ static void test_errors(void) {
   CHECK_ERROR(marlin_dequantize(q, out, 4), MARLIN_INVALID_ARGUMENT, "out holds 4 floats");
   marlin_quantized_free(q);
   q = NULL;
-
-  /* Asymmetric weights quantize fine but have no packed layout yet: unsupported, not invalid. */
-  CHECK(marlin_quantize_rtn(w, 16, 64, MARLIN_ASYMMETRIC_INT4, 16, MARLIN_FLOAT16, &q) == MARLIN_OK);
-  CHECK_ERROR(marlin_pack(q, &p), MARLIN_UNSUPPORTED, "symmetric INT4");
-  marlin_quantized_free(q);
 
   CHECK_ERROR(marlin_pack(NULL, &p), MARLIN_INVALID_ARGUMENT, "w is a null pointer");
   CHECK_ERROR(marlin_device_count(NULL), MARLIN_INVALID_ARGUMENT, "count is a null pointer");
@@ -158,6 +189,7 @@ int main(void) {
   CHECK(strcmp(marlin_status_name(MARLIN_INVALID_ARGUMENT), "invalid argument") == 0);
   CHECK(strcmp(marlin_last_error_message(), "") == 0);
   test_round_trip();
+  test_other_schemes();
   test_errors();
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);

@@ -31,8 +31,8 @@ TEST(MarlinCheckpoint, RoundTripsPackedModulesMetadataAndOtherTensors) {
   const std::vector<std::uint16_t> norm = {0x3c00, 0x4000};
   // A shard limit small enough to force several shards and an index.
   CheckpointWriter writer(dir.path(), metadata, /*max_shard_bytes=*/4096);
-  writer.add_packed("m.a", 64, 128, [&] { return pack(a); });
-  writer.add_packed("m.b", 32, 64, [&] { return pack(b); });
+  writer.add_packed("m.a", {QuantScheme::kSymmetricInt4, 64, 128, false}, [&] { return pack(a); });
+  writer.add_packed("m.b", {QuantScheme::kSymmetricInt4, 32, 64, false}, [&] { return pack(b); });
   writer.add_tensor("norm.weight", StDType::kF16, {2},
                     [&](std::vector<std::uint8_t>& out) {
                       out.resize(4);

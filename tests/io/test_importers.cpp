@@ -56,28 +56,32 @@ void expect_dequantized(const QuantizedMatrix& w, const Plain& p) {
   EXPECT_GT(nonzero, p.k * p.n / 2);  // the data is not trivial
 }
 
-// GPTQ packing, written from the format: qweight [k/8, n], 8 rows per word, low nibble first;
-// qzeros [groups, n/8], 8 columns per word; v1 stores zero - 1.
-GptqTensors pack_gptq(TensorStore& store, const Plain& p, bool minus_one) {
-  std::vector<std::uint32_t> qweight(static_cast<std::size_t>(p.k / 8 * p.n), 0);
+// GPTQ packing, written from the format, with c = 32 / bits codes per word: qweight [k/c, n],
+// c rows per word, first in the lowest bits; qzeros [groups, n/c], c columns per word; v1 stores
+// zero - 1.
+GptqTensors pack_gptq(TensorStore& store, const Plain& p, bool minus_one, int bits = 4) {
+  const int per_word = 32 / bits;
+  const std::uint32_t mask = (1u << bits) - 1u;
+  std::vector<std::uint32_t> qweight(static_cast<std::size_t>(p.k / per_word * p.n), 0);
   for (int row = 0; row < p.k; ++row) {
     for (int col = 0; col < p.n; ++col) {
-      qweight[static_cast<std::size_t>(row / 8 * p.n + col)] |=
-          static_cast<std::uint32_t>(p.q[row * p.n + col]) << (4 * (row % 8));
+      qweight[static_cast<std::size_t>(row / per_word * p.n + col)] |=
+          static_cast<std::uint32_t>(p.q[row * p.n + col]) << (bits * (row % per_word));
     }
   }
-  std::vector<std::uint32_t> qzeros(static_cast<std::size_t>(p.groups * p.n / 8), 0);
+  std::vector<std::uint32_t> qzeros(static_cast<std::size_t>(p.groups * p.n / per_word), 0);
   for (int g = 0; g < p.groups; ++g) {
     for (int col = 0; col < p.n; ++col) {
       const auto stored = static_cast<std::uint32_t>(p.zeros[g * p.n + col] - (minus_one ? 1 : 0));
-      qzeros[static_cast<std::size_t>(g * p.n / 8 + col / 8)] |= (stored & 0xF) << (4 * (col % 8));
+      qzeros[static_cast<std::size_t>(g * p.n / per_word + col / per_word)] |=
+          (stored & mask) << (bits * (col % per_word));
     }
   }
   GptqTensors t;
-  t.qweight = store.i32("l.qweight", {static_cast<std::uint64_t>(p.k / 8),
+  t.qweight = store.i32("l.qweight", {static_cast<std::uint64_t>(p.k / per_word),
                                       static_cast<std::uint64_t>(p.n)}, qweight);
   t.qzeros = store.i32("l.qzeros", {static_cast<std::uint64_t>(p.groups),
-                                    static_cast<std::uint64_t>(p.n / 8)}, qzeros);
+                                    static_cast<std::uint64_t>(p.n / per_word)}, qzeros);
   t.scales = store.f16("l.scales", {static_cast<std::uint64_t>(p.groups),
                                     static_cast<std::uint64_t>(p.n)}, p.scales);
   std::vector<std::uint32_t> g_idx(p.group_of_row.begin(), p.group_of_row.end());
@@ -91,7 +95,8 @@ TEST(ImportGptq, SymmetricZeroMinusOneDropsTrivialGIdx) {
   const GptqTensors t = pack_gptq(store, p, /*minus_one=*/true);
   // The v1 convention stores 7 for the symmetric zero 8.
   EXPECT_EQ(testing::read_word(t.qzeros, 0), 0x77777777u);
-  const QuantizedMatrix w = import_gptq(t, 32, GptqZeros::kMinusOne, /*symmetric_expected=*/true);
+  const QuantizedMatrix w =
+      import_gptq(t, 4, 32, GptqZeros::kMinusOne, /*symmetric_expected=*/true);
   EXPECT_EQ(w.scheme, QuantScheme::kSymmetricInt4);
   EXPECT_EQ(w.k, 64);
   EXPECT_EQ(w.n, 16);
@@ -107,7 +112,7 @@ TEST(ImportGptq, AsymmetricV2KeepsZeros) {
   const Plain p = make_plain(32, 24, 4, 2, /*symmetric=*/false);
   GptqTensors t = pack_gptq(store, p, /*minus_one=*/false);
   t.g_idx.reset();
-  const QuantizedMatrix w = import_gptq(t, 8, GptqZeros::kStored, false);
+  const QuantizedMatrix w = import_gptq(t, 4, 8, GptqZeros::kStored, false);
   EXPECT_EQ(w.scheme, QuantScheme::kAsymmetricInt4);
   for (int i = 0; i < 4 * 24; ++i) ASSERT_EQ(w.zeros[static_cast<std::size_t>(i)], p.zeros[i]);
   expect_dequantized(w, p);
@@ -119,7 +124,7 @@ TEST(ImportGptq, ActOrderKeepsGIdx) {
   Lcg rng(9);
   for (auto& group : p.group_of_row) group = rng.below(4);
   const GptqTensors t = pack_gptq(store, p, /*minus_one=*/true);
-  const QuantizedMatrix w = import_gptq(t, 8, GptqZeros::kMinusOne, true);
+  const QuantizedMatrix w = import_gptq(t, 4, 8, GptqZeros::kMinusOne, true);
   ASSERT_EQ(w.g_idx.size(), 32u);
   for (int row = 0; row < 32; ++row) EXPECT_EQ(w.g_idx[static_cast<std::size_t>(row)], p.group_of_row[row]);
   expect_dequantized(w, p);
@@ -130,30 +135,69 @@ TEST(ImportGptq, RejectsWrongShapesDtypesAndConvention) {
   const Plain p = make_plain(16, 8, 2, 4, /*symmetric=*/true);
   const GptqTensors v2 = pack_gptq(store, p, /*minus_one=*/false);
   // gptq_v2 data read as v1: zero 8 + 1 = 9, caught by the symmetric check.
-  expect_error([&] { import_gptq(v2, 8, GptqZeros::kMinusOne, true); }, ErrorCode::kIo,
+  expect_error([&] { import_gptq(v2, 4, 8, GptqZeros::kMinusOne, true); }, ErrorCode::kIo,
                {"l.qzeros", "zero 9", "wrong checkpoint_format"});
   GptqTensors bad = v2;
   bad.qzeros = store.i32("l.qzeros", {2, 2}, {0, 0, 0, 0});
-  expect_error([&] { import_gptq(bad, 8, GptqZeros::kStored, false); }, ErrorCode::kIo,
+  expect_error([&] { import_gptq(bad, 4, 8, GptqZeros::kStored, false); }, ErrorCode::kIo,
                {"GPTQ import", "'l.qzeros'", "[2, 2]", "expected [2, 1]"});
   bad = v2;
   bad.qweight = store.f16("l.qweight", {2, 8}, std::vector<float>(16, 1.0f));
-  expect_error([&] { import_gptq(bad, 8, GptqZeros::kStored, false); }, ErrorCode::kIo,
+  expect_error([&] { import_gptq(bad, 4, 8, GptqZeros::kStored, false); }, ErrorCode::kIo,
                {"'l.qweight'", "F16[2, 8]", "expected I32"});
   bad = v2;
   std::vector<std::uint32_t> g_idx(16, 0);
   g_idx[5] = 2;
   bad.g_idx = store.i32("l.g_idx", {16}, g_idx);
-  expect_error([&] { import_gptq(bad, 8, GptqZeros::kStored, false); }, ErrorCode::kIo,
+  expect_error([&] { import_gptq(bad, 4, 8, GptqZeros::kStored, false); }, ErrorCode::kIo,
                {"'l.g_idx'", "entry 5 is 2", "outside [0, 2)"});
   bad = v2;
   bad.qzeros = store.i32("l.qzeros", {2, 1}, {0xFFFFFFFFu, 0});
-  expect_error([&] { import_gptq(bad, 8, GptqZeros::kMinusOne, false); }, ErrorCode::kIo,
+  expect_error([&] { import_gptq(bad, 4, 8, GptqZeros::kMinusOne, false); }, ErrorCode::kIo,
                {"zero 16"});
   bad = v2;
   bad.g_idx.reset();
-  expect_error([&] { import_gptq(bad, 4, GptqZeros::kStored, false); }, ErrorCode::kIo,
+  expect_error([&] { import_gptq(bad, 4, 4, GptqZeros::kStored, false); }, ErrorCode::kIo,
                {"has 2 groups", "needs 4"});
+}
+
+TEST(ImportGptq, EightBitSymmetricIsInt8) {
+  TensorStore store;
+  Plain p = make_plain(32, 16, 2, 10, /*symmetric=*/true);
+  Lcg rng(10);
+  for (auto& q : p.q) q = rng.below(256);
+  for (auto& zero : p.zeros) zero = 128;
+  const GptqTensors t = pack_gptq(store, p, /*minus_one=*/true, /*bits=*/8);
+  EXPECT_EQ(testing::read_word(t.qzeros, 0), 0x7f7f7f7fu);  // v1: 128 - 1 in every byte
+  EXPECT_EQ(t.qweight.shape, (std::vector<std::uint64_t>{8, 16}));  // 4 rows per word
+  const QuantizedMatrix w = import_gptq(t, 8, 16, GptqZeros::kMinusOne, true);
+  EXPECT_EQ(w.scheme, QuantScheme::kSymmetricInt8);
+  EXPECT_EQ(w.k, 32);
+  EXPECT_TRUE(w.zeros.empty());
+  EXPECT_TRUE(w.g_idx.empty());
+  for (int i = 0; i < 32 * 16; ++i) ASSERT_EQ(w.q[static_cast<std::size_t>(i)], p.q[i]);
+  expect_dequantized(w, p);
+}
+
+TEST(ImportGptq, EightBitRefusesAsymmetricZerosAndOtherBitWidths) {
+  TensorStore store;
+  Plain p = make_plain(16, 8, 2, 11, /*symmetric=*/true);
+  for (auto& zero : p.zeros) zero = 128;
+  p.zeros[8 + 5] = 100;  // group 1, column 5
+  const GptqTensors t = pack_gptq(store, p, /*minus_one=*/false, /*bits=*/8);
+  expect_error([&] { import_gptq(t, 8, 8, GptqZeros::kStored, false); }, ErrorCode::kUnsupported,
+               {"'l.qzeros' gives zero 100 at group 1, column 5", "8-bit weights need the zero 128",
+                "asymmetric INT8 is not supported"});
+  // With the symmetric flag the same data is a convention error first.
+  expect_error([&] { import_gptq(t, 8, 8, GptqZeros::kStored, true); }, ErrorCode::kIo,
+               {"a symmetric 8-bit checkpoint needs 128 (stored as 128 in gptq_v2)"});
+  expect_error([&] { import_gptq(t, 3, 8, GptqZeros::kStored, false); }, ErrorCode::kUnsupported,
+               {"GPTQ import: bits=3 is not supported (4 or 8)"});
+  // v1 stores 255 for a zero of 256: beyond 8 bits.
+  GptqTensors overflow = t;
+  overflow.qzeros = store.i32("l.qzeros", {2, 2}, {0xFFu, 0, 0, 0});
+  expect_error([&] { import_gptq(overflow, 8, 8, GptqZeros::kMinusOne, false); }, ErrorCode::kIo,
+               {"stores 255 at group 0, column 0: zero 256 is outside 8 bits"});
 }
 
 // AWQ packing from its description: qweight [k, n/8]; the nibble at bit 4i of a word holds

@@ -1,6 +1,7 @@
-// The packed INT4 layout checked against the diagram in src/layout/packed_format.h, position by
-// position, with the expected words and nibbles worked out by hand from the diagram (not from the
-// index functions), then through pack() on whole matrices.
+// The packed INT4 layout (and the scale and zero-point order) checked against the diagram in
+// src/layout/packed_format.h, position by position, with the expected words and nibbles worked
+// out by hand from the diagram (not from the index functions), then through pack() on whole
+// matrices.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -152,6 +153,37 @@ TEST(PackedFormat, PackTransposesScalesWithinEachSixtyFourColumnTile) {
       EXPECT_EQ(stored(group, col), float_to_half(value).bits) << group << ", " << col;
     }
   }
+}
+
+
+// Zero points are bytes in the same transposed order as the scales (section 4).
+TEST(PackedFormat, PackTransposesZeroPointsLikeScales) {
+  auto w = zeros_matrix(64, 128, 32);  // 2 groups x 128 columns
+  w.scheme = QuantScheme::kAsymmetricInt4;
+  w.zeros.resize(w.scales.size());
+  for (std::size_t i = 0; i < w.zeros.size(); ++i) w.zeros[i] = static_cast<std::uint8_t>(i % 13);
+  const PackedMatrix p = pack(w);
+  ASSERT_EQ(p.zeros.size(), 2u * 128u);
+  EXPECT_EQ(p.zeros[0], 0);        // column 0 stays first
+  EXPECT_EQ(p.zeros[1], 8);        // stored position 1 holds column 8
+  EXPECT_EQ(p.zeros[8], 1);        // stored position 8 holds column 1
+  EXPECT_EQ(p.zeros[64 + 1], 72 % 13);   // second tile: position 1 holds column 72
+  EXPECT_EQ(p.zeros[128 + 9], 137 % 13);  // group 1, position 9 = 8 * 1 + 1: column 9
+  for (int group = 0; group < 2; ++group) {
+    for (int col = 0; col < 128; ++col) {
+      const int tile = col / 64, c = col % 8, j = (col % 64) / 8;
+      EXPECT_EQ(p.zeros[static_cast<std::size_t>(group) * 128 + tile * 64 + 8 * c + j],
+                w.zeros[static_cast<std::size_t>(group) * 128 + col])
+          << group << ", " << col;
+    }
+  }
+  // The codes of an asymmetric matrix sit exactly where the symmetric ones do.
+  auto symmetric = w;
+  symmetric.scheme = QuantScheme::kSymmetricInt4;
+  symmetric.zeros.clear();
+  symmetric.q[5 * 128 + 77] = 0xC;
+  w.q[5 * 128 + 77] = 0xC;
+  EXPECT_EQ(pack(w).qweight, pack(symmetric).qweight);
 }
 
 }  // namespace

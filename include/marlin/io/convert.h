@@ -22,6 +22,7 @@ struct ConvertOptions {
   std::string input;
   std::string output;
   int group_size = 128;  // float input only (RTN); -1 = per channel
+  int bits = 4;          // float input only (RTN): 4 (symmetric INT4) or 8 (symmetric INT8)
   bool force = false;
   std::uint64_t max_shard_bytes = 4ull << 30;
   int verify_samples = 256;  // dequantized values spot-checked per module
@@ -44,8 +45,10 @@ struct ConvertSummary {
   std::size_t verified_values = 0;
 };
 
+// Quantized inputs keep their scheme: symmetric INT4, INT4 with zero points (AWQ, asymmetric
+// GPTQ / compressed-tensors), symmetric INT8 (8-bit GPTQ), act-order rows (GPTQ desc_act).
 // Throws marlin::Error: kInvalidArgument for unsafe or refused paths, kUnsupported when some
-// linear layers cannot be packed yet (all of them are listed, with the rule), kIo for bad input.
+// linear layers cannot be packed (all of them are listed, with the rule), kIo for bad input.
 ConvertSummary convert_checkpoint(const ConvertOptions& options,
                                   const std::function<void(const ConvertProgress&)>& progress =
                                       nullptr);

@@ -14,23 +14,26 @@ namespace marlin::io {
 
 // Where the zero point of a GPTQ checkpoint is stored.
 enum class GptqZeros {
-  kMinusOne,  // "v1" (AutoGPTQ / GPTQ-for-LLaMa): qzeros holds zero - 1 (symmetric 4-bit: 7)
-  kStored,    // "gptq_v2": qzeros holds the zero itself (symmetric 4-bit: 8)
+  kMinusOne,  // "v1" (AutoGPTQ / GPTQ-for-LLaMa): qzeros holds zero - 1 (symmetric: 7, 8-bit 127)
+  kStored,    // "gptq_v2": qzeros holds the zero itself (symmetric: 8, 8-bit 128)
 };
 
 struct GptqTensors {
   TensorData qweight;               // int32 [k/8, n]: 8 codes per word along k, low nibble first
-  TensorData qzeros;                // int32 [groups, n/8]: 8 zeros per word along n
+                                    // (8-bit: [k/4, n], 4 codes per word, low byte first)
+  TensorData qzeros;                // int32 [groups, n/8]: 8 zeros per word along n (8-bit: n/4)
   TensorData scales;                // fp16/bf16 [groups, n]
   std::optional<TensorData> g_idx;  // int32 [k]: group of each row (act-order)
 };
 
-// 4-bit GPTQ. `group_size` is the checkpoint's (-1: per channel). The result is kSymmetricInt4
-// when every zero is 8, else kAsymmetricInt4; g_idx is kept only if it differs from
-// row / group_size. With `symmetric_expected`, zeros other than 8 are an error (catches a wrong
-// zero convention).
-QuantizedMatrix import_gptq(const GptqTensors& tensors, int group_size, GptqZeros zeros,
-                            bool symmetric_expected);
+// 4-bit or 8-bit GPTQ (`bits`; the word layouts of qweight and qzeros above hold 32 / bits codes
+// each). `group_size` is the checkpoint's (-1: per channel). 4-bit: kSymmetricInt4 when every
+// zero is 8, else kAsymmetricInt4. 8-bit: kSymmetricInt8, every zero must be 128 (else
+// kUnsupported: there is no asymmetric INT8). g_idx is kept only if it differs from
+// row / group_size. With `symmetric_expected`, zeros other than 8 (128) are a kIo error (catches
+// a wrong zero convention).
+QuantizedMatrix import_gptq(const GptqTensors& tensors, int bits, int group_size,
+                            GptqZeros zeros, bool symmetric_expected);
 
 struct AwqTensors {
   TensorData qweight;  // int32 [k, n/8]: 8 codes per word along n, AWQ order
