@@ -1,6 +1,7 @@
 #include "cublas_baseline.h"
 
 #include <cstdint>
+#include <string>
 
 #include "cublas_check.h"
 #include "marlin/status.h"
@@ -17,11 +18,15 @@ CublasLt::CublasLt(std::size_t workspace_bytes) : workspace_(workspace_bytes) {
 
 CublasLt::~CublasLt() { cublasLtDestroy(handle_); }
 
-CublasLtGemm::CublasLtGemm(const CublasLt& lt, int m, int n, int k, WeightLayout layout)
+CublasLtGemm::CublasLtGemm(const CublasLt& lt, int m, int n, int k, WeightLayout layout,
+                           DType dtype)
     : lt_(lt) {
   require(m > 0 && n > 0 && k > 0, "cuBLASLt GEMM: m=" + std::to_string(m) + ", n=" +
                                        std::to_string(n) + ", k=" + std::to_string(k) +
                                        " must be positive");
+  require(dtype == DType::kFloat16 || dtype == DType::kBFloat16,
+          "cuBLASLt GEMM: dtype " + std::string(dtype_name(dtype)) + " must be fp16 or bf16");
+  const cudaDataType_t type = dtype == DType::kBFloat16 ? CUDA_R_16BF : CUDA_R_16F;
   const auto rows = [](int value) { return static_cast<std::uint64_t>(value); };
   const auto ld = [](int value) { return static_cast<std::int64_t>(value); };
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&matmul_, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -33,12 +38,12 @@ CublasLtGemm::CublasLtGemm(const CublasLt& lt, int m, int n, int k, WeightLayout
                                               sizeof(op_a)));
   // See the table in the header: the column-major views of the row-major buffers.
   if (layout == WeightLayout::kKN) {
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&w_layout_, CUDA_R_16F, rows(n), rows(k), ld(n)));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&w_layout_, type, rows(n), rows(k), ld(n)));
   } else {
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&w_layout_, CUDA_R_16F, rows(k), rows(n), ld(k)));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&w_layout_, type, rows(k), rows(n), ld(k)));
   }
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&a_layout_, CUDA_R_16F, rows(k), rows(m), ld(k)));
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&c_layout_, CUDA_R_16F, rows(n), rows(m), ld(n)));
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&a_layout_, type, rows(k), rows(m), ld(k)));
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&c_layout_, type, rows(n), rows(m), ld(n)));
 }
 
 CublasLtGemm::~CublasLtGemm() {

@@ -1,4 +1,5 @@
-// The FP16 baseline: C[m,n] = A[m,k] * W[k,n] with cuBLASLt, fp16 A, W and C, fp32 accumulation
+// The 16-bit baseline: C[m,n] = A[m,k] * W[k,n] with cuBLASLt, A, W and C all fp16 or all bf16
+// (the activation type of the marlin kernel it is compared with), fp32 accumulation
 // (CUBLAS_COMPUTE_32F), the algorithm chosen among the heuristic's candidates by measurement.
 //
 // cuBLASLt is column-major; a row-major matrix is the column-major matrix of its transpose, so
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "cuda_resources.h"
+#include "marlin/dtype.h"
 
 namespace marlin::bench {
 
@@ -50,10 +52,10 @@ class CublasLt {
   DeviceBuffer workspace_;
 };
 
-// The descriptors of one problem shape (m, n, k, weight layout).
+// The descriptors of one problem (m, n, k, weight layout, element type: fp16 or bf16).
 class CublasLtGemm {
  public:
-  CublasLtGemm(const CublasLt& lt, int m, int n, int k, WeightLayout layout);
+  CublasLtGemm(const CublasLt& lt, int m, int n, int k, WeightLayout layout, DType dtype);
   ~CublasLtGemm();
   CublasLtGemm(const CublasLtGemm&) = delete;
   CublasLtGemm& operator=(const CublasLtGemm&) = delete;
@@ -61,7 +63,8 @@ class CublasLtGemm {
   // Up to `max_count` algorithms the heuristic proposes (best guess first) that fit the workspace.
   std::vector<cublasLtMatmulAlgo_t> heuristic_algos(int max_count) const;
 
-  // Enqueues C = A * W on `stream` with `algo`. A, W, C are device fp16 in the layouts above.
+  // Enqueues C = A * W on `stream` with `algo`. A, W, C are device fp16 or bf16 (the problem's
+  // dtype) in the layouts above.
   void run(const cublasLtMatmulAlgo_t& algo, const void* a, const void* w, void* c,
            cudaStream_t stream) const;
 

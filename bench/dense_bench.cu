@@ -1,11 +1,14 @@
-// marlin_bench_dense: the dense FP16 x INT4 GEMM against FP16 cuBLASLt, per linear layer of
-// Llama-2-7B, Llama-3-8B, Llama-2-70B and one large matrix, for m = 1 .. 1024.
+// marlin_bench_dense: the dense marlin GEMM against 16-bit cuBLASLt, per linear layer of
+// Llama-2-7B, Llama-3-8B, Llama-2-70B and one large matrix, for m = 1 .. 1024: the reference
+// kernel (FP16 x symmetric INT4) and, with --variants, the variants of issue #6 (dense_variants.h).
 //
-// For every layer: random packed INT4 weights (and their fp16 dequantization for cuBLAS), rotated
+// For every layer and kernel: random packed weights (and their dequantization for cuBLAS), rotated
 // over enough device copies that every launch reads its weights from DRAM (timing.h says how one
 // time is taken), one sanity check that both compute the same C, then for every m the median time
-// of marlin::gemm and of the fastest of cuBLASLt's heuristic candidates. Output: a CSV row per
-// (layer, m) and a markdown summary per model under --out-dir (see bench/results/README.md).
+// of marlin::gemm and of the fastest of cuBLASLt's heuristic candidates in the kernel's activation
+// type. cuBLAS's time does not depend on the weights' values, so it is measured once per layer, m
+// and type: the fp16 variants reuse the reference's. Output: a CSV row per (layer, kernel, m) and a
+// markdown summary under --out-dir (see bench/results/README.md).
 #include <CLI/CLI.hpp>
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
@@ -18,48 +21,52 @@
 #include <exception>
 #include <filesystem>
 #include <limits>
+#include <map>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cuda_check.h"
 #include "cublas_baseline.h"
 #include "cuda_resources.h"
 #include "dense_models.h"
+#include "dense_options.h"
+#include "dense_variants.h"
 #include "marlin/device.h"
 #include "marlin/gemm.h"
 #include "marlin/half.h"
 #include "random_weights.h"
 #include "report.h"
 #include "timing.h"
+#include "variant_report.h"
 #include "weight_copies.h"
 
 namespace marlin::bench {
 namespace {
 
-constexpr const char* kKernelName = "marlin_dense_fp16_int4";
 constexpr std::size_t kCublasWorkspaceBytes = 32u << 20;  // 32 MiB
 constexpr std::size_t kCopyBandwidthBytes = 1u << 30;     // 1 GiB
 constexpr double kCheckTolerance = 1e-2;                  // relative Frobenius norm
 constexpr int kCheckM = 16;
 
-struct Options {
-  std::vector<std::string> models;
-  std::vector<int> m_values{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
-  int group_size = 128;
-  std::string out_dir = "bench/results";
-  bool quick = false;
-  int iters = 50;    // launches per timed sample
-  int samples = 10;  // timed samples; the median is reported
-  int candidates = 8;
-  std::string timing = "graph";
-  std::string cublas_weights = "nk";
-  int device = 0;
-  std::uint64_t seed = 1234;
-};
-
 struct Device {
   std::string name;
   std::size_t l2_bytes = 0;
+};
+
+// The columns every row of a run shares.
+struct RunStamp {
+  std::string gpu;
+  std::string date;
+  double copy_tb_s = 0.0;
+};
+
+// One layer, and what its kernels share: cuBLAS's time per (activation type, m).
+struct LayerJob {
+  std::string model;
+  LayerShape layer;
+  std::map<std::pair<DType, int>, double> cublas_us;
 };
 
 std::string today() {
@@ -75,12 +82,15 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-std::vector<float> download_fp16(const DeviceBuffer& buffer, std::size_t count) {
+std::vector<float> download_16bit(const DeviceBuffer& buffer, std::size_t count, DType dtype) {
   std::vector<std::uint16_t> bits(count);
   CUDA_CHECK(cudaMemcpy(bits.data(), buffer.data(), count * sizeof(std::uint16_t),
                         cudaMemcpyDeviceToHost));
   std::vector<float> values(count);
-  for (std::size_t i = 0; i < count; ++i) values[i] = half_to_float(Half{bits[i]});
+  for (std::size_t i = 0; i < count; ++i) {
+    values[i] = dtype == DType::kBFloat16 ? bf16_to_float(BFloat16{bits[i]})
+                                          : half_to_float(Half{bits[i]});
+  }
   return values;
 }
 
@@ -97,39 +107,72 @@ double relative_frobenius(const std::vector<float>& ours, const std::vector<floa
   return norm > 0.0 ? std::sqrt(difference / norm) : std::nan("");
 }
 
-struct LayerResult {
-  std::vector<DenseRow> rows;
-  std::string check;
-  bool check_passed = false;
-};
-
 class DenseBench {
  public:
-  DenseBench(const Options& options, Device device, TimingPlan plan, WeightLayout layout)
-      : options_(options), device_(std::move(device)), plan_(plan), layout_(layout),
-        lt_(kCublasWorkspaceBytes) {}
+  DenseBench(const Options& options, std::vector<KernelVariant> kernels, Device device,
+             TimingPlan plan, WeightLayout layout)
+      : options_(options), kernels_(std::move(kernels)), device_(std::move(device)), plan_(plan),
+        layout_(layout), lt_(kCublasWorkspaceBytes) {}
 
   TimingMethod method() const { return plan_.method; }
+  cudaStream_t stream() const { return stream_.get(); }
 
-  LayerResult run_layer(const std::string& model, const LayerShape& layer, std::uint64_t seed,
-                        double copy_tb_s, const std::string& gpu, const std::string& date,
-                        std::vector<std::string>& failures) {
-    const int k = layer.k;
-    const int n = layer.n;
+  // Every kernel of the run on one layer; false when a sanity check failed.
+  bool run_layer(const std::string& model, const LayerShape& layer, std::uint64_t seed,
+                 const RunStamp& stamp, RunInfo& info, std::vector<DenseRow>& rows) {
+    LayerJob job{model, layer, {}};
+    bool checks_passed = true;
+    for (std::size_t i = 0; i < kernels_.size(); ++i) {
+      // Each kernel its own weights; the reference (i = 0) keeps the seed of a run without
+      // variants.
+      const std::uint64_t kernel_seed = seed + i * 0x9e3779b97f4a7c15ull;
+      checks_passed = run_kernel(job, kernels_[i], kernel_seed, stamp, info, rows) &&
+                      checks_passed;
+    }
+    return checks_passed;
+  }
+
+ private:
+  // One kernel on one layer: data, check, then a row per m. False when the check failed (its rows
+  // are still recorded); a kernel marlin::gemm refuses is recorded in info.failures.
+  bool run_kernel(LayerJob& job, const KernelVariant& kernel, std::uint64_t seed,
+                  const RunStamp& stamp, RunInfo& info, std::vector<DenseRow>& rows) {
+    const int k = job.layer.k;
+    const int n = job.layer.n;
+    const WeightSpec& spec = kernel.weights;
     const int max_m = *std::max_element(options_.m_values.begin(), options_.m_values.end());
+    // In a variants run every line names its kernel; a run of the reference alone reads as before.
+    const std::string label = options_.variants ? " " + kernel.name : std::string();
+    const std::string where =
+        fmt::format("{} {} k={} n={}", job.model, job.layer.name, k, n);
+    if (uncapturable_.count(kernel.name) != 0) {
+      info.failures.push_back(fmt::format("{}{}: not measured: CUDA graph capture failed on an "
+                                          "earlier layer", where, label));
+      return true;
+    }
+    const bool cublas_to_time =
+        std::any_of(options_.m_values.begin(), options_.m_values.end(), [&](int m) {
+          return job.cublas_us.count({spec.dtype, m}) == 0;
+        });
+
     const auto host_start = std::chrono::steady_clock::now();
-    RandomLayer host = make_random_layer(k, n, options_.group_size, layout_, seed);
+    RandomLayer host = make_random_layer(k, n, spec, layout_, seed);
     const std::vector<std::uint16_t> host_a =
-        random_fp16(static_cast<std::size_t>(max_m) * k, seed ^ 0xa11ceull);
+        random_activations(static_cast<std::size_t>(max_m) * k, spec.dtype, seed ^ 0xa11ceull);
     const double host_seconds = seconds_since(host_start);
 
     // Each kernel's copies may use a third of the free memory; activations, outputs and the
-    // workspaces are small beside them.
+    // workspaces are small beside them. cuBLAS's weights need the rotation only when it is timed
+    // here; otherwise one copy serves the check.
     std::size_t free_bytes = 0;
     std::size_t total_bytes = 0;
     CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
     const MarlinWeightCopies marlin_weights(host.packed, device_.l2_bytes, free_bytes / 3);
-    const Fp16WeightCopies fp16_weights(host.dequantized, device_.l2_bytes, free_bytes / 3);
+    const int dequantized_copies =
+        cublas_to_time ? rotation_copies(host.dequantized.size() * sizeof(std::uint16_t),
+                                         device_.l2_bytes, free_bytes / 3)
+                       : 1;
+    const DequantizedWeightCopies dequantized(host.dequantized, dequantized_copies);
     host = RandomLayer{};  // the host copies can go; the check needs only the device ones
 
     DeviceBuffer a(host_a.size() * sizeof(std::uint16_t));
@@ -137,17 +180,19 @@ class DenseBench {
     const std::size_t c_bytes = static_cast<std::size_t>(max_m) * n * sizeof(std::uint16_t);
     DeviceBuffer c_marlin(c_bytes);
     DeviceBuffer c_cublas(c_bytes);
-    Workspace workspace(max_m, n);
-    fmt::print("\n{} {} (k={}, n={}): host data {:.1f} s; weights rotated over {} packed copies "
-               "({:.1f} MiB each) and {} fp16 copies\n",
-               model, layer.name, k, n, host_seconds, marlin_weights.views().size(),
-               static_cast<double>(marlin_weights.bytes()) / (1 << 20), fp16_weights.count());
+    Workspace workspace(max_m, n, spec.act_order ? k : 0);
+    fmt::print("\n{} {} (k={}, n={}){}: host data {:.1f} s; weights rotated over {} packed copies "
+               "({:.1f} MiB each) and {} {} copies\n",
+               job.model, job.layer.name, k, n, label, host_seconds,
+               marlin_weights.views().size(),
+               static_cast<double>(marlin_weights.bytes()) / (1 << 20), dequantized.count(),
+               dtype_name(spec.dtype));
 
     const auto marlin_launch = [&](int m) {
       return [&, m](int index, cudaStream_t stream) {
         GemmArgs args;
         args.a = a.data();
-        args.activation_dtype = DType::kFloat16;
+        args.activation_dtype = spec.dtype;
         args.m = m;
         const auto& views = marlin_weights.views();
         args.weights = views[static_cast<std::size_t>(index) % views.size()];
@@ -158,41 +203,57 @@ class DenseBench {
       };
     };
     const auto cublas_launch = [&](const CublasLtGemm& problem, cublasLtMatmulAlgo_t algo) {
-      return [&problem, algo, &a, &fp16_weights, &c_cublas](int index, cudaStream_t stream) {
-        problem.run(algo, a.data(), fp16_weights.copy(index), c_cublas.data(), stream);
+      return [&problem, algo, &a, &dequantized, &c_cublas](int index, cudaStream_t stream) {
+        problem.run(algo, a.data(), dequantized.copy(index), c_cublas.data(), stream);
       };
     };
 
-    LayerResult result;
+    bool check_passed = false;
     // Sanity check: both outputs poisoned with NaN (0xffff), one launch each on copy 0.
     {
       const int m = std::min(kCheckM, max_m);
-      const CublasLtGemm problem(lt_, m, n, k, layout_);
+      const CublasLtGemm problem(lt_, m, n, k, layout_, spec.dtype);
       const auto algos = problem.heuristic_algos(1);
       CUDA_CHECK(cudaMemsetAsync(c_marlin.data(), 0xff, c_bytes, stream_.get()));
       CUDA_CHECK(cudaMemsetAsync(c_cublas.data(), 0xff, c_bytes, stream_.get()));
-      marlin_launch(m)(0, stream_.get());
+      try {
+        marlin_launch(m)(0, stream_.get());
+      } catch (const Error& error) {
+        if (error.code() == ErrorCode::kCuda) throw;  // the context may be unusable: stop
+        info.failures.push_back(
+            fmt::format("{}{}: marlin::gemm refused: {}", where, label, error.what()));
+        fmt::print("  marlin::gemm refused: {}\n", error.what());
+        return true;
+      }
       cublas_launch(problem, algos[0])(0, stream_.get());
       CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
       const std::size_t count = static_cast<std::size_t>(m) * n;
-      const double error =
-          relative_frobenius(download_fp16(c_marlin, count), download_fp16(c_cublas, count));
-      result.check_passed = error <= kCheckTolerance;
-      result.check = fmt::format("{} {} k={} n={} m={}: relative Frobenius difference {:.2e} "
-                                 "(tolerance {:.0e}): {}",
-                                 model, layer.name, k, n, m, error, kCheckTolerance,
-                                 result.check_passed ? "OK" : "FAILED");
-      fmt::print("  check: {}\n", result.check);
+      const double error = relative_frobenius(download_16bit(c_marlin, count, spec.dtype),
+                                              download_16bit(c_cublas, count, spec.dtype));
+      check_passed = error <= kCheckTolerance;
+      info.checks.push_back(fmt::format("{} m={}{}: relative Frobenius difference {:.2e} "
+                                        "(tolerance {:.0e}): {}",
+                                        where, m, label, error, kCheckTolerance,
+                                        check_passed ? "OK" : "FAILED"));
+      fmt::print("  check: {}\n", info.checks.back());
 
-      if (plan_.method == TimingMethod::kGraph && !graph_probed_) {
-        graph_probed_ = true;
+      if (plan_.method == TimingMethod::kGraph && probed_.insert(kernel.name).second) {
         std::string why;
         if (!can_capture(marlin_launch(m), stream_.get(), &why) ||
             !can_capture(cublas_launch(problem, algos[0]), stream_.get(), &why)) {
-          fmt::print("  warning: CUDA graph capture failed ({}); timing every kernel of this run "
-                     "with a plain loop of launches instead\n",
-                     why);
-          plan_.method = TimingMethod::kLoop;
+          if (probed_.size() == 1) {
+            fmt::print("  warning: CUDA graph capture failed ({}); timing every kernel of this "
+                       "run with a plain loop of launches instead\n",
+                       why);
+            plan_.method = TimingMethod::kLoop;
+          } else {
+            // Earlier kernels were timed with graphs; a loop here would not compare with them.
+            uncapturable_.insert(kernel.name);
+            info.failures.push_back(fmt::format("{}{}: not measured: CUDA graph capture failed "
+                                                "({})", where, label, why));
+            fmt::print("  not measured: CUDA graph capture failed ({})\n", why);
+            return check_passed;
+          }
         }
       }
     }
@@ -203,43 +264,45 @@ class DenseBench {
         marlin_us = median_launch_us(marlin_launch(m), plan_, stream_.get());
       } catch (const Error& error) {
         if (error.code() == ErrorCode::kCuda) throw;  // the context may be unusable: stop
-        failures.push_back(fmt::format("{} {} k={} n={} m={}: marlin::gemm refused: {}", model,
-                                       layer.name, k, n, m, error.what()));
+        info.failures.push_back(fmt::format("{} m={}{}: marlin::gemm refused: {}", where, m,
+                                            label, error.what()));
         fmt::print("  m={:5}: marlin::gemm refused: {}\n", m, error.what());
         continue;
       }
-      const double cublas_us = time_cublas(m, n, k, cublas_launch);
+      const auto key = std::make_pair(spec.dtype, m);
+      if (job.cublas_us.count(key) == 0) {
+        job.cublas_us[key] = time_cublas(m, n, k, spec.dtype, cublas_launch);
+      }
+      const double cublas_us = job.cublas_us[key];
       DenseRow row;
-      row.gpu = gpu;
-      row.date = date;
-      row.model = model;
+      row.gpu = stamp.gpu;
+      row.date = stamp.date;
+      row.model = job.model;
       row.k = k;
       row.n = n;
       row.m = m;
-      row.group = options_.group_size;
-      row.kernel = kKernelName;
+      row.group = spec.group_size;
+      row.kernel = kernel.name;
       row.time_us = marlin_us;
       row.fp16_cublas_us = cublas_us;
       row.speedup = cublas_us / marlin_us;
-      row.weight_tb_s = static_cast<double>(marlin_weights.bytes()) / (marlin_us * 1e-6) / 1e12;
-      row.copy_tb_s = copy_tb_s;
+      row.bytes = static_cast<double>(moved_bytes(marlin_weights.bytes(), spec, m, k));
+      row.weight_tb_s = row.bytes / (marlin_us * 1e-6) / 1e12;
+      row.copy_tb_s = stamp.copy_tb_s;
       fmt::print("  m={:5}: marlin {:9.2f} us  cuBLAS {:9.2f} us  speedup {:5.2f}  "
                  "weights {:.2f} TB/s\n",
                  m, marlin_us, cublas_us, row.speedup, row.weight_tb_s);
       std::fflush(stdout);
-      result.rows.push_back(row);
+      rows.push_back(row);
     }
-    return result;
+    return check_passed;
   }
 
-  cudaStream_t stream() const { return stream_.get(); }
-
- private:
   // The fastest of the heuristic's candidates, each measured briefly the same way, then the
   // winner measured with the full plan.
   template <typename MakeLaunch>
-  double time_cublas(int m, int n, int k, const MakeLaunch& make_launch) {
-    const CublasLtGemm problem(lt_, m, n, k, layout_);
+  double time_cublas(int m, int n, int k, DType dtype, const MakeLaunch& make_launch) {
+    const CublasLtGemm problem(lt_, m, n, k, layout_, dtype);
     const auto algos = problem.heuristic_algos(options_.candidates);
     TimingPlan selection = plan_;
     selection.samples = std::min(plan_.samples, 3);
@@ -269,59 +332,23 @@ class DenseBench {
   }
 
   const Options& options_;
+  std::vector<KernelVariant> kernels_;  // the reference first
   Device device_;
   TimingPlan plan_;
   WeightLayout layout_;
   CublasLt lt_;
   CudaStream stream_;
-  bool graph_probed_ = false;
+  std::set<std::string> probed_;        // kernels whose launches were tried in a CUDA graph
+  std::set<std::string> uncapturable_;  // ... and could not be captured
 };
 
-void add_options(CLI::App& app, Options& options) {
-  std::vector<std::string> model_names;
-  for (const auto& model : dense_models()) model_names.push_back(model.name);
-  app.add_option("--models", options.models, "models to run (default: all; --quick: llama-2-7b)")
-      ->check(CLI::IsMember(model_names));
-  app.add_option("--m", options.m_values, "rows of A (default 1 2 4 ... 1024; --quick: 1 16 128)")
-      ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--group", options.group_size, "quantization group size; -1 = per-channel")
-      ->capture_default_str();
-  app.add_option("--out-dir", options.out_dir, "where the CSV and markdown go")
-      ->capture_default_str();
-  app.add_flag("--quick", options.quick,
-               "smoke test: fewer launches and samples, llama-2-7b, m in {1, 16, 128}");
-  app.add_option("--iters", options.iters, "launches per timed sample (default 50; --quick: 10)")
-      ->check(CLI::Range(1, 100000));
-  app.add_option("--samples", options.samples,
-                 "timed samples, median reported (default 10; --quick: 3)")
-      ->check(CLI::Range(1, 1000));
-  app.add_option("--candidates", options.candidates,
-                 "cuBLASLt heuristic candidates to measure (default 8; --quick: 4)")
-      ->check(CLI::Range(1, 64));
-  app.add_option("--timing", options.timing, "graph: CUDA graph of --iters launches; loop: plain")
-      ->check(CLI::IsMember({"graph", "loop"}))
-      ->capture_default_str();
-  app.add_option("--cublas-weights", options.cublas_weights,
-                 "fp16 weight storage for cuBLAS: nk (torch.nn.Linear, W^T row-major) or kn")
-      ->check(CLI::IsMember({"nk", "kn"}))
-      ->capture_default_str();
-  app.add_option("--device", options.device, "CUDA device index")->capture_default_str();
-  app.add_option("--seed", options.seed, "seed of the random data")->capture_default_str();
-}
-
-// --quick changes the defaults of the options the user did not give.
-void apply_quick_defaults(const CLI::App& app, Options& options) {
-  if (!options.quick) return;
-  if (app.count("--models") == 0) options.models = {"llama-2-7b"};
-  if (app.count("--m") == 0) options.m_values = {1, 16, 128};
-  if (app.count("--iters") == 0) options.iters = 10;
-  if (app.count("--samples") == 0) options.samples = 3;
-  if (app.count("--candidates") == 0) options.candidates = 4;
+bool has_selected_layer(const Options& options, const ModelShapes& model) {
+  return std::any_of(model.layers.begin(), model.layers.end(), [&](const LayerShape& layer) {
+    return is_selected(options.layers, layer.name);
+  });
 }
 
 int run(const Options& options) {
-  require(options.group_size == kPerChannel || options.group_size > 0,
-          "--group=" + std::to_string(options.group_size) + " must be positive or -1");
   if (cuda_device_count() == 0) {
     fmt::print("marlin_bench_dense: skipped: no usable CUDA device ({})\n",
                cuda_unavailable_reason());
@@ -340,8 +367,9 @@ int run(const Options& options) {
   CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, options.device));
   device.l2_bytes = static_cast<std::size_t>(l2_bytes);
 
-  const std::string gpu = file_name_of_device(device.name);
-  const std::string date = today();
+  RunStamp stamp;
+  stamp.gpu = file_name_of_device(device.name);
+  stamp.date = today();
   TimingPlan plan;
   plan.method = options.timing == "loop" ? TimingMethod::kLoop : TimingMethod::kGraph;
   plan.launches_per_sample = options.iters;
@@ -349,41 +377,40 @@ int run(const Options& options) {
   const WeightLayout layout =
       options.cublas_weights == "kn" ? WeightLayout::kKN : WeightLayout::kNK;
 
-  DenseBench bench(options, device, plan, layout);
-  const double copy_tb_s =
+  const std::vector<KernelVariant> kernels = selected_kernels(options);
+  DenseBench bench(options, kernels, device, plan, layout);
+  stamp.copy_tb_s =
       device_copy_tb_s(kCopyBandwidthBytes, std::max(options.samples, 5), bench.stream());
   fmt::print("{} ({}), L2 {:.1f} MiB, device copy {:.3f} TB/s (read + write)\n", device.name,
-             date, static_cast<double>(device.l2_bytes) / (1 << 20), copy_tb_s);
+             stamp.date, static_cast<double>(device.l2_bytes) / (1 << 20), stamp.copy_tb_s);
 
   RunInfo run_info;
   run_info.device_name = device.name;
-  run_info.date = date;
-  run_info.copy_tb_s = copy_tb_s;
+  run_info.date = stamp.date;
+  run_info.copy_tb_s = stamp.copy_tb_s;
   run_info.l2_bytes = static_cast<long long>(device.l2_bytes);
   run_info.group = options.group_size;
+  const bool any_bf16 = std::any_of(kernels.begin(), kernels.end(), [](const KernelVariant& v) {
+    return v.weights.dtype == DType::kBFloat16;
+  });
   run_info.cublas = fmt::format(
-      "cuBLASLt, fp16 A/W/C, CUBLAS_COMPUTE_32F, fp16 weights stored {} ({}), 32 MiB workspace, "
+      "cuBLASLt, {}, CUBLAS_COMPUTE_32F, {} weights stored {} ({}), 32 MiB workspace, "
       "fastest measured of up to {} heuristic candidates",
-      weight_layout_name(layout), layout == WeightLayout::kNK ? "[n,k], op T" : "[k,n], op N",
-      options.candidates);
+      any_bf16 ? "fp16 A/W/C (bf16 A/W/C for the bf16 kernels)" : "fp16 A/W/C",
+      any_bf16 ? "16-bit" : "fp16", weight_layout_name(layout),
+      layout == WeightLayout::kNK ? "[n,k], op T" : "[k,n], op N", options.candidates);
 
   std::vector<std::string> model_order;
   std::vector<DenseRow> rows;
   bool all_checks_passed = true;
   std::uint64_t seed = options.seed;
   for (const auto& model : dense_models()) {
-    if (!options.models.empty() &&
-        std::find(options.models.begin(), options.models.end(), model.name) ==
-            options.models.end()) {
-      continue;
-    }
+    if (!is_selected(options.models, model.name) || !has_selected_layer(options, model)) continue;
     model_order.push_back(model.name);
     for (const auto& layer : model.layers) {
-      LayerResult result =
-          bench.run_layer(model.name, layer, ++seed, copy_tb_s, gpu, date, run_info.failures);
-      all_checks_passed = all_checks_passed && result.check_passed;
-      run_info.checks.push_back(result.check);
-      rows.insert(rows.end(), result.rows.begin(), result.rows.end());
+      if (!is_selected(options.layers, layer.name)) continue;
+      all_checks_passed =
+          bench.run_layer(model.name, layer, ++seed, stamp, run_info, rows) && all_checks_passed;
     }
   }
   run_info.timing = fmt::format(
@@ -392,13 +419,20 @@ int run(const Options& options) {
       timing_method_name(bench.method()), options.iters, options.samples);
 
   std::filesystem::create_directories(options.out_dir);
-  const std::string stem = options.out_dir + "/" + date + "-" + gpu + "-dense";
+  const std::string stem = options.out_dir + "/" + stamp.date + "-" + stamp.gpu +
+                           (options.variants ? "-dense-variants" : "-dense");
   write_csv(stem + ".csv", rows);
-  const std::string summary = summary_markdown(run_info, model_order, rows);
+  std::vector<DenseRow> reference_rows;
+  std::copy_if(rows.begin(), rows.end(), std::back_inserter(reference_rows),
+               [&](const DenseRow& row) { return row.kernel == kernels.front().name; });
+  const std::string summary = options.variants
+                                  ? variants_markdown(run_info, model_order, kernels, rows)
+                                  : summary_markdown(run_info, model_order, reference_rows);
   write_text(stem + ".md", summary);
   fmt::print("\n{}\nwrote {}.csv and {}.md\n", summary, stem, stem);
-  fmt::print("\nspeedup over FP16 cuBLASLt on {} (times summed over each model's layers):\n\n{}",
-             device.name, speedup_table(model_order, rows));
+  fmt::print("\nspeedup of {} over FP16 cuBLASLt on {} (times summed over each model's "
+             "layers):\n\n{}",
+             kernels.front().name, device.name, speedup_table(model_order, reference_rows));
   if (!all_checks_passed) {
     fmt::print(stderr, "marlin_bench_dense: a sanity check FAILED (see above): marlin and cuBLAS "
                        "disagree; the times are not meaningful\n");
@@ -411,12 +445,13 @@ int run(const Options& options) {
 }  // namespace marlin::bench
 
 int main(int argc, char** argv) {
-  CLI::App app{"marlin_bench_dense: dense FP16 x INT4 GEMM vs FP16 cuBLASLt, per layer"};
+  CLI::App app{"marlin_bench_dense: dense marlin GEMM (FP16 x INT4, and with --variants the "
+               "variants of issue #6) vs 16-bit cuBLASLt, per layer"};
   marlin::bench::Options options;
   marlin::bench::add_options(app, options);
   CLI11_PARSE(app, argc, argv);
-  marlin::bench::apply_quick_defaults(app, options);
   try {
+    marlin::bench::apply_defaults(app, options);
     return marlin::bench::run(options);
   } catch (const std::exception& error) {
     std::fprintf(stderr, "marlin_bench_dense: error: %s\n", error.what());

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "layout/packed_format.h"
 #include "marlin/half.h"
-#include "marlin/quant.h"
 #include "marlin/status.h"
 
 namespace marlin::bench {
@@ -26,6 +26,10 @@ float unit_float(std::uint64_t bits) {
   return static_cast<float>(bits >> 40) * (1.0f / 16777216.0f);
 }
 
+std::uint16_t to_16bit(float value, DType dtype) {
+  return dtype == DType::kBFloat16 ? float_to_bf16(value).bits : float_to_half(value).bits;
+}
+
 // Runs body(begin, end) over [0, count) split into one contiguous range per host core.
 template <typename Body>
 void parallel_for(std::size_t count, const Body& body) {
@@ -39,87 +43,176 @@ void parallel_for(std::size_t count, const Body& body) {
   for (auto& worker : workers) worker.join();
 }
 
+// Rows of k dequantized together: a whole number of 16-row tile bands and of every group size
+// (32, 64, 128), so a band is a packed matrix of its own (see row_band).
+constexpr int kBandRows = 128;
+
+// Rows [first_row, first_row + kBandRows) of `packed`, without act-order, as a packed matrix of
+// their own. Tiles are stored row-major over the (k/16) x (n/64) tile grid and a tile's offset
+// depends on n only (layout::tile_word_offset), so a band of whole tile rows is one contiguous
+// range of words laid out exactly as the packed matrix of those rows; the scale (and zero) rows
+// of its groups are one contiguous range too.
+PackedMatrix row_band(const PackedMatrix& packed, int first_row) {
+  PackedMatrix band;
+  band.scheme = packed.scheme;
+  band.k = kBandRows;
+  band.n = packed.n;
+  band.group_size = packed.group_size;
+  band.scale_dtype = packed.scale_dtype;
+  const int bits = scheme_bits(packed.scheme);
+  const auto word = [&](int row) {
+    return static_cast<std::size_t>(
+        layout::tile_word_offset(row / layout::kTileK, 0, packed.n, bits));
+  };
+  band.qweight.assign(packed.qweight.begin() + word(first_row),
+                      packed.qweight.begin() + word(first_row + kBandRows));
+  const bool per_channel = packed.group_size == kPerChannel;
+  const std::size_t group_begin = per_channel ? 0 : first_row / packed.group_size;
+  const std::size_t group_count = per_channel ? 1 : kBandRows / packed.group_size;
+  const std::size_t n = static_cast<std::size_t>(packed.n);
+  band.scales.assign(packed.scales.begin() + group_begin * n,
+                     packed.scales.begin() + (group_begin + group_count) * n);
+  if (!packed.zeros.empty()) {
+    band.zeros.assign(packed.zeros.begin() + group_begin * n,
+                      packed.zeros.begin() + (group_begin + group_count) * n);
+  }
+  return band;
+}
+
+// A uniformly random permutation of 0..k-1 (Fisher-Yates).
+std::vector<std::int32_t> random_permutation(int k, std::uint64_t seed) {
+  std::vector<std::int32_t> perm(static_cast<std::size_t>(k));
+  for (int i = 0; i < k; ++i) perm[static_cast<std::size_t>(i)] = i;
+  for (std::size_t i = perm.size() - 1; i > 0; --i) {
+    std::swap(perm[i], perm[mix(seed, i) % (i + 1)]);
+  }
+  return perm;
+}
+
+// Act-order, transposed storage: puts every column (k values in packed row order) into the
+// original row order, packed row i going to row perm[i] (pack.h), through a copy of the column.
+// Writing each value straight to its original row instead would miss the cache on every value.
+void permute_columns(std::vector<std::uint16_t>& transposed,
+                     const std::vector<std::int32_t>& perm) {
+  const std::size_t k = perm.size();
+  parallel_for(transposed.size() / k, [&](std::size_t begin, std::size_t end) {
+    std::vector<std::uint16_t> column(k);
+    for (std::size_t col = begin; col < end; ++col) {
+      std::uint16_t* values = &transposed[col * k];
+      std::copy(values, values + k, column.begin());
+      for (std::size_t i = 0; i < k; ++i) values[perm[i]] = column[i];
+    }
+  });
+}
+
+// Fills layer.dequantized from layer.packed, one band of rows per task. Each band is unpacked by
+// marlin::unpack (the layout's own, tested inverse), which says which code, scale and zero point
+// sit at each (row, col) of the band; packed row i is original row perm[i] (pack.h).
+void dequantize_bands(RandomLayer& layer) {
+  const PackedMatrix& packed = layer.packed;
+  const int k = packed.k;
+  const std::size_t n = static_cast<std::size_t>(packed.n);
+  const int implicit_zero = scheme_implicit_zero(packed.scheme);
+  layer.dequantized.resize(static_cast<std::size_t>(k) * n);
+  parallel_for(static_cast<std::size_t>(k / kBandRows), [&](std::size_t begin, std::size_t end) {
+    for (std::size_t band_index = begin; band_index < end; ++band_index) {
+      const int first_row = static_cast<int>(band_index) * kBandRows;
+      const QuantizedMatrix band = unpack(row_band(packed, first_row));
+      // (q - zero) * s is exact in fp32 (at most 8 integer bits times an 11-bit mantissa) and
+      // rounds to fp16 / bf16 exactly as the kernel's 16-bit multiply does.
+      const auto value_bits = [&](int row, std::size_t col) {
+        const std::size_t group = static_cast<std::size_t>(band.group_of_row(row)) * n + col;
+        const int zero = implicit_zero >= 0 ? implicit_zero : band.zeros[group];
+        const int code = band.q[static_cast<std::size_t>(row) * n + col];
+        return to_16bit(static_cast<float>(code - zero) * band.scales[group], packed.scale_dtype);
+      };
+      if (layer.layout == WeightLayout::kKN) {
+        for (int row = 0; row < kBandRows; ++row) {
+          const int packed_row = first_row + row;
+          const std::size_t target =
+              static_cast<std::size_t>(packed.perm.empty() ? packed_row : packed.perm[packed_row]);
+          std::uint16_t* out = &layer.dequantized[target * n];
+          for (std::size_t col = 0; col < n; ++col) out[col] = value_bits(row, col);
+        }
+      } else {
+        // Transposed, in packed row order (permute_columns restores the original order): 64
+        // columns at a time, so that the 64 output rows being written stay in cache while the
+        // band's rows are walked.
+        constexpr std::size_t kBlock = 64;
+        for (std::size_t col_begin = 0; col_begin < n; col_begin += kBlock) {
+          for (int row = 0; row < kBandRows; ++row) {
+            const std::size_t target = static_cast<std::size_t>(first_row + row);
+            for (std::size_t col = col_begin; col < col_begin + kBlock; ++col) {
+              layer.dequantized[col * k + target] = value_bits(row, col);
+            }
+          }
+        }
+      }
+    }
+  });
+  if (layer.layout == WeightLayout::kNK && !packed.perm.empty()) {
+    permute_columns(layer.dequantized, packed.perm);
+  }
+}
+
 }  // namespace
 
-RandomLayer make_random_layer(int k, int n, int group_size, WeightLayout fp16_layout,
+RandomLayer make_random_layer(int k, int n, const WeightSpec& spec, WeightLayout layout,
                               std::uint64_t seed) {
-  require(k > 0 && n > 0 && k % layout::kTileK == 0 && n % layout::kTileN == 0,
+  require(k > 0 && n > 0 && k % kBandRows == 0 && n % layout::kTileN == 0,
           "random layer: k=" + std::to_string(k) + ", n=" + std::to_string(n) +
-              " must be positive multiples of " + std::to_string(layout::kTileK) + " and " +
+              " must be positive multiples of " + std::to_string(kBandRows) + " and " +
               std::to_string(layout::kTileN));
-  require(group_size == kPerChannel || (group_size > 0 && k % group_size == 0),
-          "random layer: group size " + std::to_string(group_size) + " must divide k=" +
-              std::to_string(k) + " (or be -1, per-channel)");
+  require(spec.group_size == kPerChannel ||
+              (spec.group_size > 0 && kBandRows % spec.group_size == 0),
+          "random layer: group size " + std::to_string(spec.group_size) + " must divide " +
+              std::to_string(kBandRows) + " (or be -1, per-channel)");
+  require(!spec.act_order || spec.group_size != kPerChannel,
+          "random layer: act-order needs groups; per-channel weights have one");
+  require(spec.dtype == DType::kFloat16 || spec.dtype == DType::kBFloat16,
+          "random layer: dtype must be fp16 or bf16, not " + std::string(dtype_name(spec.dtype)));
   RandomLayer layer;
-  layer.layout = fp16_layout;
+  layer.layout = layout;
   PackedMatrix& packed = layer.packed;
-  packed.scheme = QuantScheme::kSymmetricInt4;
+  packed.scheme = spec.scheme;
   packed.k = k;
   packed.n = n;
-  packed.group_size = group_size;
-  packed.scale_dtype = DType::kFloat16;
+  packed.group_size = spec.group_size;
+  packed.scale_dtype = spec.dtype;
 
-  // The packed format is a permutation of the nibbles and of the scales, so random words are
-  // random codes and random scales in stored order are random scales; unpack (the layout's own,
-  // tested inverse) then says which code and scale sit at each (row, col).
+  // The packed format is a permutation of the codes, scales and zero points, so random words are
+  // random codes and random values in stored order are random scales and zero points.
   const std::size_t count = static_cast<std::size_t>(k) * static_cast<std::size_t>(n);
-  packed.qweight.resize(count / 8);
+  packed.qweight.resize(count * static_cast<std::size_t>(scheme_bits(spec.scheme)) / 32);
   parallel_for(packed.qweight.size(), [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) {
       packed.qweight[i] = static_cast<std::uint32_t>(mix(seed, i / 2) >> (32 * (i % 2)));
     }
   });
   const std::size_t groups =
-      group_size == kPerChannel ? 1 : static_cast<std::size_t>(k / group_size);
+      spec.group_size == kPerChannel ? 1 : static_cast<std::size_t>(k / spec.group_size);
+  const float scale_unit = spec.scheme == QuantScheme::kSymmetricInt8 ? 1024.0f : 64.0f;
   packed.scales.resize(groups * static_cast<std::size_t>(n));
   for (std::size_t i = 0; i < packed.scales.size(); ++i) {
-    const float scale = (0.5f + unit_float(mix(seed ^ 0x5ca1e5ull, i))) / 64.0f;
-    packed.scales[i] = float_to_half(scale).bits;
+    const float scale = (0.5f + unit_float(mix(seed ^ 0x5ca1e5ull, i))) / scale_unit;
+    packed.scales[i] = to_16bit(scale, spec.dtype);
   }
-  const QuantizedMatrix quantized = unpack(packed);
-
-  // Dequantize: (q - 8) * s is exact in fp32 (4-bit integer times an 11-bit mantissa) and rounds
-  // to fp16 exactly as the kernel's fp16 multiply does.
-  const int rows_per_group = quantized.effective_group_size();
-  const auto dequantized_bits = [&](std::size_t row, std::size_t col) {
-    const std::size_t group = row / static_cast<std::size_t>(rows_per_group);
-    const float value = static_cast<float>(static_cast<int>(quantized.q[row * n + col]) - 8) *
-                        quantized.scales[group * n + col];
-    return float_to_half(value).bits;
-  };
-  layer.dequantized.resize(count);
-  if (fp16_layout == WeightLayout::kKN) {
-    parallel_for(static_cast<std::size_t>(k), [&](std::size_t begin, std::size_t end) {
-      for (std::size_t row = begin; row < end; ++row) {
-        for (std::size_t col = 0; col < static_cast<std::size_t>(n); ++col) {
-          layer.dequantized[row * n + col] = dequantized_bits(row, col);
-        }
-      }
-    });
-  } else {
-    // Transposed: column blocks of 64, so that reads of q stay within a cache line per row and the
-    // 64 output rows being written stay in cache.
-    constexpr std::size_t kBlock = 64;
-    const std::size_t blocks = (static_cast<std::size_t>(n) + kBlock - 1) / kBlock;
-    parallel_for(blocks, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t block = begin; block < end; ++block) {
-        const std::size_t col_end = std::min(static_cast<std::size_t>(n), (block + 1) * kBlock);
-        for (std::size_t row = 0; row < static_cast<std::size_t>(k); ++row) {
-          for (std::size_t col = block * kBlock; col < col_end; ++col) {
-            layer.dequantized[col * k + row] = dequantized_bits(row, col);
-          }
-        }
-      }
-    });
+  if (scheme_has_zeros(spec.scheme)) {
+    packed.zeros.resize(packed.scales.size());
+    for (std::size_t i = 0; i < packed.zeros.size(); ++i) {
+      packed.zeros[i] = static_cast<std::uint8_t>(mix(seed ^ 0x2e705ull, i) & 15u);
+    }
   }
+  if (spec.act_order) packed.perm = random_permutation(k, seed ^ 0xac7ull);
+  dequantize_bands(layer);
   return layer;
 }
 
-std::vector<std::uint16_t> random_fp16(std::size_t count, std::uint64_t seed) {
+std::vector<std::uint16_t> random_activations(std::size_t count, DType dtype, std::uint64_t seed) {
   std::vector<std::uint16_t> values(count);
   parallel_for(count, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) {
-      values[i] = float_to_half(2.0f * unit_float(mix(seed, i)) - 1.0f).bits;
+      values[i] = to_16bit(2.0f * unit_float(mix(seed, i)) - 1.0f, dtype);
     }
   });
   return values;

@@ -1,5 +1,6 @@
-// Results of the dense benchmark: the CSV (one row per layer and m) and the markdown summary (per
-// model and m, times summed over the model's layers, against FP16 cuBLAS from the same run).
+// Results of the dense benchmark: the CSV (one row per layer, kernel and m) and the markdown
+// summary of the reference kernel (per model and m, times summed over the model's layers, against
+// FP16 cuBLAS from the same run); variant_report.h summarizes a --variants run.
 #pragma once
 
 #include <string>
@@ -15,12 +16,14 @@ struct DenseRow {
   int n = 0;
   int m = 0;
   int group = 128;     // -1: per-channel
-  std::string kernel;  // marlin_dense_fp16_int4
+  std::string kernel;  // marlin_dense_fp16_int4, or a variant of dense_variants.h
   double time_us = 0.0;
-  double fp16_cublas_us = 0.0;
-  double speedup = 0.0;      // fp16_cublas_us / time_us
-  double weight_tb_s = 0.0;  // (packed weight + scale bytes) / time_us
-  double copy_tb_s = 0.0;    // device-to-device copy bandwidth of the same run
+  double fp16_cublas_us = 0.0;  // cuBLAS in the kernel's activation type (bf16 for bf16 kernels)
+  double speedup = 0.0;         // fp16_cublas_us / time_us
+  double weight_tb_s = 0.0;     // bytes / time_us
+  double copy_tb_s = 0.0;       // device-to-device copy bandwidth of the same run
+  // Not a CSV column: what the GEMM moves for its weights (dense_variants.h, moved_bytes).
+  double bytes = 0.0;
 };
 
 // Everything the summary says about the run besides the rows.

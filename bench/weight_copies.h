@@ -17,49 +17,58 @@
 namespace marlin::bench {
 
 // The packed weights of one layer on the device: copy 0 uploaded through the public API, the
-// others device-to-device copies of it; views()[i] is ready to hand to marlin::gemm.
+// others device-to-device copies of every array of it (codes, scales, zero points, act-order
+// permutation), so that no array of one copy can be served from L2 by another; views()[i] is ready
+// to hand to marlin::gemm.
 class MarlinWeightCopies {
  public:
   MarlinWeightCopies(const PackedMatrix& packed, std::size_t l2_bytes,
                      std::size_t budget_bytes)
       : first_(upload(packed)),
         qweight_bytes_(packed.qweight.size() * sizeof(std::uint32_t)),
-        scale_bytes_(packed.scales.size() * sizeof(std::uint16_t)) {
+        scale_bytes_(packed.scales.size() * sizeof(std::uint16_t)),
+        zero_bytes_(packed.zeros.size() * sizeof(std::uint8_t)),
+        perm_bytes_(packed.perm.size() * sizeof(std::int32_t)) {
     const int copies = rotation_copies(bytes(), l2_bytes, budget_bytes);
     views_.push_back(first_.view());
     for (int copy = 1; copy < copies; ++copy) {
       PackedWeightsView view = first_.view();
-      buffers_.emplace_back(qweight_bytes_);
-      CUDA_CHECK(cudaMemcpy(buffers_.back().data(), view.qweight, qweight_bytes_,
-                            cudaMemcpyDeviceToDevice));
-      view.qweight = buffers_.back().as<std::uint32_t>();
-      buffers_.emplace_back(scale_bytes_);
-      CUDA_CHECK(cudaMemcpy(buffers_.back().data(), view.scales, scale_bytes_,
-                            cudaMemcpyDeviceToDevice));
-      view.scales = buffers_.back().data();
+      view.qweight = static_cast<const std::uint32_t*>(duplicate(view.qweight, qweight_bytes_));
+      view.scales = duplicate(view.scales, scale_bytes_);
+      view.zeros = static_cast<const std::uint8_t*>(duplicate(view.zeros, zero_bytes_));
+      view.perm = static_cast<const std::int32_t*>(duplicate(view.perm, perm_bytes_));
       views_.push_back(view);
     }
   }
 
   const std::vector<PackedWeightsView>& views() const { return views_; }
-  // What one GEMM must read of the weights: packed codes plus scales.
-  std::size_t bytes() const { return qweight_bytes_ + scale_bytes_; }
+  // What one GEMM reads of the weights: packed codes, scales, zero points and permutation.
+  std::size_t bytes() const { return qweight_bytes_ + scale_bytes_ + zero_bytes_ + perm_bytes_; }
 
  private:
+  // A new device copy of `bytes` at `source`; null for an array the weights do not have.
+  const void* duplicate(const void* source, std::size_t bytes) {
+    if (source == nullptr || bytes == 0) return nullptr;
+    buffers_.emplace_back(bytes);
+    CUDA_CHECK(cudaMemcpy(buffers_.back().data(), source, bytes, cudaMemcpyDeviceToDevice));
+    return buffers_.back().data();
+  }
+
   DeviceMatrix first_;
   std::size_t qweight_bytes_ = 0;
   std::size_t scale_bytes_ = 0;
+  std::size_t zero_bytes_ = 0;
+  std::size_t perm_bytes_ = 0;
   std::vector<DeviceBuffer> buffers_;
   std::vector<PackedWeightsView> views_;
 };
 
-// The fp16 weights of one layer for cuBLAS, in as many copies as the rotation needs.
-class Fp16WeightCopies {
+// The dequantized 16-bit (fp16 or bf16) weights of one layer for cuBLAS, in `copies` copies: as
+// many as the rotation needs when cuBLAS is timed on them, one when they only serve the check.
+class DequantizedWeightCopies {
  public:
-  Fp16WeightCopies(const std::vector<std::uint16_t>& host, std::size_t l2_bytes,
-                   std::size_t budget_bytes) {
+  DequantizedWeightCopies(const std::vector<std::uint16_t>& host, int copies) {
     const std::size_t bytes = host.size() * sizeof(std::uint16_t);
-    const int copies = rotation_copies(bytes, l2_bytes, budget_bytes);
     copies_.emplace_back(bytes);
     CUDA_CHECK(cudaMemcpy(copies_[0].data(), host.data(), bytes, cudaMemcpyHostToDevice));
     for (int copy = 1; copy < copies; ++copy) {
