@@ -70,15 +70,24 @@ if [ "${result[build]}" != FAILED ]; then
       result[bench]="FAILED"
       tail -30 "$out/bench.log"
     fi
+    # Issue #6's variants (bf16, zero points, act-order, INT8, group 32) against the fp16 kernel.
+    if build/bench/marlin_bench_dense "${flags[@]}" --variants --out-dir "$out" \
+        >"$out/bench-variants.log" 2>&1; then
+      result[bench-variants]="ok ($bench_mode)"
+    else
+      result[bench-variants]="FAILED"
+      tail -30 "$out/bench-variants.log"
+    fi
   fi
 fi
 
 echo
 echo "== benchmark summary =="
 tail -60 "$out/bench.log" 2>/dev/null | sed -n '/^|/p' | head -60
+grep -A12 -i "^## Targets" "$out"/*-dense-variants.md 2>/dev/null | head -14
 echo
 echo "== gpu-check summary ($(head -2 "$out/gpu.txt" | tail -1)) =="
 printf '| %-20s | %s\n' step result
-for key in build ptxas tests sanitizer-memcheck sanitizer-racecheck bench; do
+for key in build ptxas tests sanitizer-memcheck sanitizer-racecheck bench bench-variants; do
   [ -n "${result[$key]:-}" ] && printf '| %-20s | %s\n' "$key" "${result[$key]}"
 done
