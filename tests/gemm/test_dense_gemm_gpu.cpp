@@ -3,62 +3,16 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "core/cuda_check.h"
-#include "gemm/dense_dispatch.h"
-#include "gpu_reference.h"
+#include "gemm_problem.h"
 #include "gpu_test.h"
 #include "marlin/gemm.h"
-#include "marlin/half.h"
-#include "marlin/pack.h"
 
 namespace marlin {
 namespace {
-
-template <class T>
-class DeviceBuffer {
- public:
-  explicit DeviceBuffer(std::size_t count) : count_(count) {
-    CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&data_), count * sizeof(T)));
-  }
-  ~DeviceBuffer() { cudaFree(data_); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  T* get() const { return data_; }
-  void upload(const std::vector<T>& host) {
-    CUDA_CHECK(cudaMemcpy(data_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  std::vector<T> download() const {
-    std::vector<T> host(count_);
-    CUDA_CHECK(cudaMemcpy(host.data(), data_, count_ * sizeof(T), cudaMemcpyDeviceToHost));
-    return host;
-  }
-  void poison() { CUDA_CHECK(cudaMemset(data_, 0xff, count_ * sizeof(T))); }  // fp16 NaN
-
- private:
-  T* data_ = nullptr;
-  std::size_t count_;
-};
-
-// Random codes and fp16 scales: every code value occurs, dequantized weights are exact.
-QuantizedMatrix random_weights(int k, int n, int group_size, std::mt19937& rng) {
-  QuantizedMatrix w;
-  w.k = k;
-  w.n = n;
-  w.group_size = group_size;
-  w.q.resize(static_cast<std::size_t>(k) * n);
-  std::uniform_int_distribution<int> code(0, 15);
-  for (auto& q : w.q) q = static_cast<std::uint8_t>(code(rng));
-  std::uniform_real_distribution<float> scale(0.002f, 0.02f);
-  w.scales.resize(static_cast<std::size_t>(w.groups()) * n);
-  for (auto& s : w.scales) s = half_to_float(float_to_half(scale(rng)));
-  return w;
-}
 
 struct Problem {
   int m;
@@ -67,96 +21,24 @@ struct Problem {
   int group_size;
 };
 
-std::string describe(const Problem& p) {
-  return "m=" + std::to_string(p.m) + " k=" + std::to_string(p.k) + " n=" + std::to_string(p.n) +
-         " group=" + std::to_string(p.group_size);
-}
-
-// Everything a problem needs on the device, plus its fp64 reference result.
-struct Fixture {
-  Problem problem;
-  DeviceMatrix weights;
-  DeviceBuffer<std::uint16_t> a;
-  std::vector<double> reference;
-
-  Fixture(const Problem& p, unsigned seed)
-      : problem(p), a(static_cast<std::size_t>(p.m) * p.k) {
-    std::mt19937 rng(seed);
-    const QuantizedMatrix quantized = random_weights(p.k, p.n, p.group_size, rng);
-    weights = upload(pack(quantized));
-    std::vector<std::uint16_t> a_host(static_cast<std::size_t>(p.m) * p.k);
-    std::uniform_real_distribution<float> value(-1.0f, 1.0f);
-    for (auto& x : a_host) x = float_to_half(value(rng)).bits;
-    a.upload(a_host);
-
-    const std::vector<float> dequantized = dequantize(quantized);
-    DeviceBuffer<float> w(dequantized.size());
-    w.upload(dequantized);
-    DeviceBuffer<double> c(static_cast<std::size_t>(p.m) * p.n);
-    testing::reference_gemm_fp64_gpu(a.get(), w.get(), c.get(), p.m, p.n, p.k, nullptr);
-    CUDA_CHECK(cudaDeviceSynchronize());
-    reference = c.download();
-  }
-
-  void run(DeviceBuffer<std::uint16_t>& c, const Workspace& workspace, cudaStream_t stream) {
-    GemmArgs args;
-    args.a = a.get();
-    args.m = problem.m;
-    args.weights = weights.view();
-    args.c = c.get();
-    args.workspace = workspace.data();
-    args.workspace_bytes = workspace.bytes();
-    gemm(args, stream);
-  }
-};
-
-// Every element written, finite, and close: relative Frobenius error < 1e-3 and each element
-// within 4e-3 (|ref| + rms(ref)) (fp16 output rounding and fp16 partial sums stay far below).
-void expect_matches_reference(const std::vector<std::uint16_t>& c, const std::vector<double>& ref,
-                              const std::string& what) {
-  ASSERT_EQ(c.size(), ref.size());
-  double error_sq = 0.0;
-  double ref_sq = 0.0;
-  for (double r : ref) ref_sq += r * r;
-  const double rms = std::sqrt(ref_sq / static_cast<double>(ref.size()));
-  ASSERT_GT(rms, 1e-3) << what << ": reference is (nearly) zero, the test would prove nothing";
-  std::size_t bad = 0;
-  std::size_t first_bad = 0;
-  for (std::size_t i = 0; i < c.size(); ++i) {
-    const double value = half_to_float(Half{c[i]});
-    const double diff = value - ref[i];
-    if (!std::isfinite(value) || std::fabs(diff) > 4e-3 * (std::fabs(ref[i]) + rms)) {
-      if (bad++ == 0) first_bad = i;
-    }
-    error_sq += std::isfinite(diff) ? diff * diff : 1e30;
-  }
-  const double relative = std::sqrt(error_sq / ref_sq);
-  EXPECT_EQ(bad, 0u) << what << ": " << bad << " bad elements, first at " << first_bad
-                     << " (got " << half_to_float(Half{c[first_bad]}) << ", want "
-                     << ref[first_bad] << ")";
-  EXPECT_LT(relative, 1e-3) << what << ": relative Frobenius error " << relative;
+// fp16 activations, symmetric INT4 weights, no bias: the kernel's first format.
+testing::LayerSpec layer_of(const Problem& p) {
+  testing::LayerSpec spec;
+  spec.k = p.k;
+  spec.n = p.n;
+  spec.group_size = p.group_size;
+  return spec;
 }
 
 void check_problem(const Problem& p, unsigned seed) {
-  Fixture fixture(p, seed);
-  DeviceBuffer<std::uint16_t> c(static_cast<std::size_t>(p.m) * p.n);
-  c.poison();
+  const testing::QuantizedLayer layer(layer_of(p), testing::ReferenceOn::kGpu, seed);
+  testing::GemmBatch batch(layer, p.m, /*accumulate=*/false, seed + 1);
   Workspace workspace(p.m, p.n);
-  fixture.run(c, workspace, nullptr);
+  batch.run(workspace, nullptr);
   CUDA_CHECK(cudaDeviceSynchronize());
-  expect_matches_reference(c.download(), fixture.reference, describe(p));
+  batch.expect_output_matches_reference();
   // The kernel must hand the arrival counters back zeroed for the next call.
-  int device = 0;
-  int sm_count = 0;
-  CUDA_CHECK(cudaGetDevice(&device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
-  const auto layout = gemm_detail::dense_workspace_layout(p.m, p.n, sm_count);
-  ASSERT_LE(layout.total(), workspace.bytes());
-  std::vector<int> counters(layout.counters_bytes / sizeof(int));
-  CUDA_CHECK(cudaMemcpy(counters.data(), workspace.data(), layout.counters_bytes,
-                        cudaMemcpyDeviceToHost));
-  for (std::size_t i = 0; i < counters.size(); ++i)
-    ASSERT_EQ(counters[i], 0) << describe(p) << " arrival counter " << i;
+  testing::expect_arrival_counters_zero(workspace, p.m, p.n, batch.describe());
 }
 
 class DenseGemmShapes : public ::testing::TestWithParam<Problem> {};
@@ -203,17 +85,17 @@ INSTANTIATE_TEST_SUITE_P(Sweep, DenseGemmShapes, ::testing::ValuesIn(shape_sweep
 TEST(DenseGemm, DeterministicBitwise) {
   MARLIN_REQUIRE_GPU();
   for (const Problem& p : {Problem{7, 4096, 4096, 128}, Problem{100, 11008, 4096, 128}}) {
-    Fixture fixture(p, 99u);
+    const testing::QuantizedLayer layer(layer_of(p), testing::ReferenceOn::kGpu, 99u);
+    testing::GemmBatch batch(layer, p.m, /*accumulate=*/false, 100u);
     Workspace workspace(p.m, p.n);
-    DeviceBuffer<std::uint16_t> first(static_cast<std::size_t>(p.m) * p.n);
-    DeviceBuffer<std::uint16_t> second(static_cast<std::size_t>(p.m) * p.n);
-    first.poison();
-    second.poison();
-    fixture.run(first, workspace, nullptr);
-    fixture.run(second, workspace, nullptr);
+    batch.run(workspace, nullptr);
     CUDA_CHECK(cudaDeviceSynchronize());
-    EXPECT_EQ(first.download(), second.download()) << describe(p);
-    expect_matches_reference(first.download(), fixture.reference, describe(p));
+    const std::vector<std::uint16_t> first = batch.output();
+    batch.reset_output();
+    batch.run(workspace, nullptr);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    EXPECT_EQ(first, batch.output()) << batch.describe();
+    batch.expect_output_matches_reference();
   }
 }
 
@@ -221,26 +103,24 @@ TEST(DenseGemm, TwoStreamsTwoWorkspacesAtOnce) {
   MARLIN_REQUIRE_GPU();
   const Problem p1{16, 4096, 4096, 128};
   const Problem p2{64, 4096, 12288, 128};
-  Fixture f1(p1, 5u);
-  Fixture f2(p2, 6u);
+  const testing::QuantizedLayer layer1(layer_of(p1), testing::ReferenceOn::kGpu, 5u);
+  const testing::QuantizedLayer layer2(layer_of(p2), testing::ReferenceOn::kGpu, 6u);
+  testing::GemmBatch batch1(layer1, p1.m, /*accumulate=*/false, 15u);
+  testing::GemmBatch batch2(layer2, p2.m, /*accumulate=*/false, 16u);
   Workspace w1(p1.m, p1.n);
   Workspace w2(p2.m, p2.n);
-  DeviceBuffer<std::uint16_t> c1(static_cast<std::size_t>(p1.m) * p1.n);
-  DeviceBuffer<std::uint16_t> c2(static_cast<std::size_t>(p2.m) * p2.n);
-  c1.poison();
-  c2.poison();
   cudaStream_t s1;
   cudaStream_t s2;
   CUDA_CHECK(cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking));
   CUDA_CHECK(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking));
   for (int repeat = 0; repeat < 20; ++repeat) {
-    f1.run(c1, w1, s1);
-    f2.run(c2, w2, s2);
+    batch1.run(w1, s1);
+    batch2.run(w2, s2);
   }
   CUDA_CHECK(cudaStreamSynchronize(s1));
   CUDA_CHECK(cudaStreamSynchronize(s2));
-  expect_matches_reference(c1.download(), f1.reference, describe(p1));
-  expect_matches_reference(c2.download(), f2.reference, describe(p2));
+  batch1.expect_output_matches_reference();
+  batch2.expect_output_matches_reference();
   CUDA_CHECK(cudaStreamDestroy(s1));
   CUDA_CHECK(cudaStreamDestroy(s2));
 }
@@ -248,21 +128,20 @@ TEST(DenseGemm, TwoStreamsTwoWorkspacesAtOnce) {
 TEST(DenseGemm, CudaGraphCaptureReplays) {
   MARLIN_REQUIRE_GPU();
   const Problem p{8, 4096, 4096, 128};
-  Fixture fixture(p, 7u);
+  const testing::QuantizedLayer layer(layer_of(p), testing::ReferenceOn::kGpu, 7u);
+  testing::GemmBatch batch(layer, p.m, /*accumulate=*/false, 17u);
   Workspace workspace(p.m, p.n);
-  DeviceBuffer<std::uint16_t> c(static_cast<std::size_t>(p.m) * p.n);
-  c.poison();
   cudaStream_t stream;
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   cudaGraph_t graph;
   CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-  fixture.run(c, workspace, stream);
+  batch.run(workspace, stream);
   CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
   cudaGraphExec_t exec;
   CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
   for (int i = 0; i < 3; ++i) CUDA_CHECK(cudaGraphLaunch(exec, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
-  expect_matches_reference(c.download(), fixture.reference, describe(p));
+  batch.expect_output_matches_reference();
   CUDA_CHECK(cudaGraphExecDestroy(exec));
   CUDA_CHECK(cudaGraphDestroy(graph));
   CUDA_CHECK(cudaStreamDestroy(stream));
