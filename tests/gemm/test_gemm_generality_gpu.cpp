@@ -102,14 +102,16 @@ std::vector<Kind> every_kind() {
   return kinds;  // 2 x 3 x 7 x 2 = 84
 }
 
-// Three layers per kind, each at two m that select different kernel configurations
-// (gemm/dense_dispatch.cpp), each m once into poisoned C and once accumulating into random C:
-//   k = 1024, n = 320 = 5 x 64, not a multiple of 128 or 256: the last n tile of every
-//     configuration is partly outside C; m = 1 and 20 (the configurations up to 32 rows).
-//   k = 1024, n = 768 = 3 x 256: the 48- and 64-row configurations (they need n % 256 == 0);
-//     m = 100 runs as two 64-row chunks, the second one partial.
+// Three layers per kind, each at two m, each m once into poisoned C and once accumulating into
+// random C. Between them the m cover every configuration of gemm/dense_dispatch.cpp (today:
+// m <= 8, m <= 16, larger in 32-row chunks) with the last n tile both full and partly outside C:
+//   k = 1024, n = 320 = 5 x 64, not a multiple of 128 or 256, so the last n tile of every
+//     configuration is partly outside C; m = 1 and 12.
+//   k = 1024, n = 768 = 3 x 256, filled by 128- and 256-wide tiles; m = 16, and m = 100 in
+//     several m chunks, the last one partial.
 //   k = 128, n = 64: the smallest legal layer (a 4-way shard can come close), one k tile, so
-//     each block owns whole slices and writes C directly instead of through the fp32 fixup.
+//     each block owns whole slices and writes C directly instead of through the fp32 fixup;
+//     m = 5 and 37.
 // k = 1024 holds 32 groups of 32 rows; there every slice is shared by several blocks.
 struct SweepLayer {
   int k;
@@ -117,7 +119,7 @@ struct SweepLayer {
   std::vector<int> m_values;
 };
 const SweepLayer kSweepLayers[] = {
-    {1024, 320, {1, 20}}, {1024, 768, {45, 100}}, {128, 64, {3, 50}}};
+    {1024, 320, {1, 12}}, {1024, 768, {16, 100}}, {128, 64, {5, 37}}};
 
 class EveryKind : public ::testing::TestWithParam<Kind> {};
 
@@ -138,8 +140,8 @@ INSTANTIATE_TEST_SUITE_P(Generality, EveryKind, ::testing::ValuesIn(every_kind()
                          });
 
 // ---------------------------------------------------------------------------------------------
-// Many m on one layer per representative kind: every m of the 16-row configuration (its one m
-// block partly filled), and the edges of the larger ones.
+// Many m on one layer per representative kind: every m from 1 to 16 (the small-m
+// configurations, their one 16-row m block partly filled), and m chunks full and partial above.
 
 struct MSweep {
   Kind kind;
@@ -147,10 +149,9 @@ struct MSweep {
 };
 
 const MSweep kMSweeps[] = {
-    // AWQ-style zero points with act-order and bias; n % 256 == 0: all four configurations.
+    // AWQ-style zero points with act-order and bias; n = 2 x 256.
     {{DType::kFloat16, QuantScheme::kAsymmetricInt4, 128, true, true}, 512},
-    // INT8, bf16; n = 5 x 64: above m = 16 only the 32-row configuration (n % 256 != 0), and
-    // the last n tile partly outside C.
+    // INT8, bf16; n = 5 x 64: the last n tile partly outside C.
     {{DType::kBFloat16, QuantScheme::kSymmetricInt8, 64, false, true}, 320},
     // bf16 per-channel INT4; n = 3 x 256.
     {{DType::kBFloat16, QuantScheme::kSymmetricInt4, kPerChannel, false, false}, 768},
@@ -284,10 +285,10 @@ INSTANTIATE_TEST_SUITE_P(Generality, RealShapes, ::testing::ValuesIn(real_shapes
 // ---------------------------------------------------------------------------------------------
 // Single cases.
 
-// With many more slices than SMs each block owns whole slices and writes C straight from its
-// registers, not through the fp32 fixup: bias and accumulate on that path. m = 1024, k = 256,
-// n = 4096 on the 64-row configuration: 16 x 16 slices of 4 k tiles, 8 tiles per block on 132
-// SMs (H100 SXM, H200), so each block takes two whole slices.
+// With many more slices than blocks, each of few k tiles, every block owns whole slices and
+// writes C straight from its registers, not through the fp32 fixup: bias and accumulate on that
+// path. m = 1024, k = 256, n = 4096 on today's 32-row configuration (128 x 256 tiles): 32 x 16
+// slices of 2 k tiles, 8 tiles per block on 132 SMs (H100 SXM, H200), four whole slices each.
 TEST(GemmGenerality, BiasAndAccumulateWhereBlocksOwnWholeSlices) {
   MARLIN_REQUIRE_GPU();
   const Kind kinds[] = {{DType::kBFloat16, QuantScheme::kAsymmetricInt4, 128, true, true},
@@ -303,8 +304,8 @@ TEST(GemmGenerality, BiasAndAccumulateWhereBlocksOwnWholeSlices) {
 }
 
 // Shared slices are summed in block order, so repeated calls agree bit for bit. m = 37,
-// k = 4096, n = 1024 on the 48-row configuration: 4 slices of 64 k tiles, each shared by about
-// 30 blocks.
+// k = 4096, n = 1024 on today's 32-row configuration: 2 x 4 slices of 32 k tiles, each shared by
+// about 16 blocks.
 TEST(GemmGenerality, AsymmetricBf16ActOrderIsBitwiseDeterministic) {
   MARLIN_REQUIRE_GPU();
   const QuantizedLayer layer(
@@ -324,7 +325,7 @@ TEST(GemmGenerality, AsymmetricBf16ActOrderIsBitwiseDeterministic) {
 
 // One workspace serves every m up to the max_m it was built for (gemm.h: "problems up to max_m
 // rows"), in any order, as in an engine that runs decode and prefill steps on one stream. The m
-// below switch between configurations; at n = 4096 a call with m = 512 counts arrivals for 128
+// below switch between configurations; at n = 4096 a call with m = 512 counts arrivals for 256
 // slices, where calls with m <= 16 use a counter block of 256 bytes (64 counters): a workspace
 // layout that followed the call's m would put the fp32 partial sums of the small calls where the
 // large call expects zeroed counters, and the large call would lose slices of C.
