@@ -40,7 +40,9 @@ struct GemmArgs {
   void* c = nullptr;        // [m, n] row-major, device, same dtype as A
   const void* bias = nullptr;  // [n], same dtype as A, added to every row; null for none
   bool accumulate = false;     // C = C + A * W (+ bias) instead of C = A * W (+ bias)
-  void* workspace = nullptr;   // from Workspace (zeroed once); each launch leaves it as it found it
+  // From Workspace(max_m, n, ...) (zeroed once): serves, one call after another, every call with
+  // m <= max_m and n <= n; each launch leaves its counters as it found them (zero).
+  void* workspace = nullptr;
   std::size_t workspace_bytes = 0;
 };
 

@@ -118,14 +118,25 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
                     str(shared_limit));
   }
 
-  char* workspace_bytes = static_cast<char*>(args.workspace);
+  // Workspace placement. The arrival counters sit at the front and must be zero when a call
+  // starts; the scratch (fp32 partial slots, permuted A) sits at the end. Both grow with m and n,
+  // so every call with m <= max_m and n <= n of the Workspace keeps its scratch clear of any
+  // other such call's counters: one workspace serves all of them in turn.
+  char* const base = static_cast<char*>(args.workspace);
+  const std::size_t scratch_bytes = workspace.partials_bytes + workspace.permuted_a_bytes;
+  const std::uintptr_t scratch_start =
+      (reinterpret_cast<std::uintptr_t>(base) + args.workspace_bytes - scratch_bytes) & ~std::uintptr_t{15};
+  require(scratch_start >= reinterpret_cast<std::uintptr_t>(base) + workspace.counters_bytes,
+          "workspace of " + str(static_cast<long long>(args.workspace_bytes)) +
+              " bytes is too small once its end is aligned to 16 bytes; allocate "
+              "gemm_workspace_bytes() (a multiple of 256)");
+  char* const scratch = reinterpret_cast<char*>(scratch_start);
   kernels::dense::DenseParams params{};
   params.a = args.a;
   if (w.perm != nullptr) {
     // Act-order: A's columns in the packed row order, into the workspace (gather_columns.cu
     // says why a separate pass).
-    auto* permuted = reinterpret_cast<std::uint16_t*>(workspace_bytes + workspace.counters_bytes +
-                                                      workspace.partials_bytes);
+    auto* permuted = reinterpret_cast<std::uint16_t*>(scratch + workspace.partials_bytes);
     kernels::act_order::gather_columns(static_cast<const std::uint16_t*>(args.a), w.perm,
                                        permuted, args.m, w.k, stream);
     params.a = permuted;
@@ -136,8 +147,8 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   params.bias = args.bias;
   params.c = args.c;
   params.accumulate = args.accumulate;
-  params.arrivals = reinterpret_cast<int*>(workspace_bytes);
-  params.partials = reinterpret_cast<float*>(workspace_bytes + workspace.counters_bytes);
+  params.arrivals = reinterpret_cast<int*>(base);
+  params.partials = reinterpret_cast<float*>(scratch);
   params.slot_rows = std::min(args.m, config.rows);
   params.m = args.m;
   params.n = w.n;
