@@ -17,7 +17,7 @@
 //   lop3(word >> 4, 0x000f000f, magic)  = (magic + p1, magic + p5)      and so on
 //
 // Subtracting (magic + zero) leaves q - zero, exact. fp16 saves the shifts for the odd nibbles:
-// mask 0x00f000f0 gives 1024 + 16 q, and one fma with 1/16 and -(64 + z) gives q - z.
+// mask 0x00f000f0 gives 1024 + 16 q, and one fma with 1/16 and -(64 + 8) gives q - 8.
 // INT8 codes use prmt instead of lop3 (a byte, not a nibble, goes into the mantissa); bf16 has
 // too few mantissa bits for a byte, so INT8 -> bf16 goes through fp32 (0x4b000000 = 2^23).
 #pragma once
@@ -97,34 +97,23 @@ __device__ __forceinline__ void dequant_int4_word(std::uint32_t word, std::uint3
   group1.reg[1] = code_pair(12, subtrahend1);
 }
 
-// The fp16 case without the shifts of the odd nibbles (see the top): `low_subtrahend0/1` =
-// (1024 + z) and `high_addend0/1` = -(64 + z) of each group's column, q - z for both.
-__device__ __forceinline__ void dequant_int4_word_f16(std::uint32_t word,
-                                                     std::uint32_t low_subtrahend0,
-                                                     std::uint32_t high_addend0,
-                                                     std::uint32_t low_subtrahend1,
-                                                     std::uint32_t high_addend1, FragmentB& group0,
-                                                     FragmentB& group1) {
+// The symmetric fp16 case (zero 8) without the shifts of the odd nibbles (see the top).
+__device__ __forceinline__ void dequant_int4_word_symmetric_f16(std::uint32_t word,
+                                                                FragmentB& group0,
+                                                                FragmentB& group1) {
   constexpr std::uint32_t kHighMask = 0x00f000f0;
+  const __half2 bias_low = from_bits<__half2>(0x64086408);       // 1024 + 8
   const __half2 one_sixteenth = from_bits<__half2>(0x2c002c00);  // 1/16
-  const auto low = [](std::uint32_t bits, std::uint32_t subtrahend) {
-    return bits_of(__hsub2(from_bits<__half2>(lop3<kAndOr>(bits, kLowNibbles, Fp16::kMagic)),
-                           from_bits<__half2>(subtrahend)));
-  };
-  const auto high = [&](std::uint32_t bits, std::uint32_t addend) {
-    return bits_of(__hfma2(from_bits<__half2>(lop3<kAndOr>(bits, kHighMask, Fp16::kMagic)),
-                           one_sixteenth, from_bits<__half2>(addend)));
-  };
+  const __half2 bias_high = from_bits<__half2>(0xd480d480);      // -(64 + 8)
   const std::uint32_t shifted = word >> 8;
-  group0.reg[0] = low(word, low_subtrahend0);
-  group0.reg[1] = high(word, high_addend0);
-  group1.reg[0] = low(shifted, low_subtrahend1);
-  group1.reg[1] = high(shifted, high_addend1);
-}
-
-// -(64 + z) from (1024 + z), exactly: 960 - (1024 + z).
-__device__ __forceinline__ std::uint32_t high_addend_f16(std::uint32_t low_subtrahend) {
-  return bits_of(__hsub2(from_bits<__half2>(0x63806380), from_bits<__half2>(low_subtrahend)));
+  group0.reg[0] = bits_of(__hsub2(from_bits<__half2>(lop3<kAndOr>(word, kLowNibbles, Fp16::kMagic)),
+                                  bias_low));
+  group0.reg[1] = bits_of(__hfma2(from_bits<__half2>(lop3<kAndOr>(word, kHighMask, Fp16::kMagic)),
+                                  one_sixteenth, bias_high));
+  group1.reg[0] = bits_of(
+      __hsub2(from_bits<__half2>(lop3<kAndOr>(shifted, kLowNibbles, Fp16::kMagic)), bias_low));
+  group1.reg[1] = bits_of(__hfma2(
+      from_bits<__half2>(lop3<kAndOr>(shifted, kHighMask, Fp16::kMagic)), one_sixteenth, bias_high));
 }
 
 // INT8 word of one column group (bytes: rows 2r, 2r+1, 2r+8, 2r+9) -> its B fragment, q - 128.

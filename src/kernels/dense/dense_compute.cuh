@@ -68,7 +68,6 @@ __device__ __forceinline__ void compute_stage(const std::uint8_t* stage,
   // the subtrahends (magic + zero) per column group; the symmetric ones are constants.
   uint4 scale_bits;
   std::uint32_t subtrahend[layout::kColumnGroups];
-  std::uint32_t high_addend[layout::kColumnGroups];  // fp16: -(64 + z), for the odd nibbles
   const auto load_group = [&](int group_offset) {
     scale_bits =
         *reinterpret_cast<const uint4*>(stage + Layout::kScaleOffset + group_offset * 2);
@@ -81,11 +80,6 @@ __device__ __forceinline__ void compute_stage(const std::uint8_t* stage,
     } else {
 #pragma unroll
       for (int j = 0; j < layout::kColumnGroups; ++j) subtrahend[j] = E::kMagic | 0x00080008u;
-    }
-    if constexpr (F::kActivation == Activation::kFp16) {
-#pragma unroll
-      for (int j = 0; j < layout::kColumnGroups; ++j)
-        high_addend[j] = F::kHasZeros ? ptx::high_addend_f16(subtrahend[j]) : 0xd480d480u;  // -72
     }
   };
   int group_offset = operands.group_offset;
@@ -108,10 +102,8 @@ __device__ __forceinline__ void compute_stage(const std::uint8_t* stage,
       const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
 #pragma unroll
       for (int w = 0; w < 4; ++w) {
-        if constexpr (F::kActivation == Activation::kFp16) {
-          ptx::dequant_int4_word_f16(words[w], subtrahend[2 * w], high_addend[2 * w],
-                                     subtrahend[2 * w + 1], high_addend[2 * w + 1], b[2 * w],
-                                     b[2 * w + 1]);
+        if constexpr (F::kActivation == Activation::kFp16 && !F::kHasZeros) {
+          ptx::dequant_int4_word_symmetric_f16(words[w], b[2 * w], b[2 * w + 1]);
         } else {
           ptx::dequant_int4_word<E>(words[w], subtrahend[2 * w], subtrahend[2 * w + 1], b[2 * w],
                                     b[2 * w + 1]);
