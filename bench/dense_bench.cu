@@ -199,7 +199,6 @@ class DenseBench {
         args.c = c_marlin.data();
         args.workspace = workspace.data();
         args.workspace_bytes = workspace.bytes();
-        gemm_detail::set_act_order_gather(kernel.gather);
         gemm(args, stream);
       };
     };

@@ -21,7 +21,6 @@
 #include <string>
 #include <vector>
 
-#include "gemm/dense_dispatch.h"
 #include "marlin/dtype.h"
 #include "marlin/quant.h"
 #include "random_weights.h"
@@ -33,9 +32,6 @@ struct KernelVariant {
   WeightSpec weights;
   double max_relative_time = 0.0;  // target; 0: none
   double min_speedup = 0.0;        // target over 16-bit cuBLAS at m <= kSpeedupTargetMaxM; 0: none
-  // Act-order only: where A's columns are gathered (kAuto: the library's rule). The two forced
-  // rows measure both choices of issue #6, item 4.
-  gemm_detail::ActOrderGather gather = gemm_detail::ActOrderGather::kAuto;
 };
 
 constexpr int kSpeedupTargetMaxM = 16;
@@ -52,12 +48,6 @@ inline std::vector<KernelVariant> kernel_variants() {
        0.0},
       {"fp16_int4_g128_act_order", {QuantScheme::kSymmetricInt4, DType::kFloat16, 128, true},
        1.10, 0.0},
-      {"fp16_int4_g128_act_order_separate_gather",
-       {QuantScheme::kSymmetricInt4, DType::kFloat16, 128, true}, 1.10, 0.0,
-       gemm_detail::ActOrderGather::kSeparateKernel},
-      {"fp16_int4_g128_act_order_in_kernel_gather",
-       {QuantScheme::kSymmetricInt4, DType::kFloat16, 128, true}, 1.10, 0.0,
-       gemm_detail::ActOrderGather::kInKernel},
       // Group 128 like the reference, so that the two differ in code width only (per-channel
       // INT8, common in W8A16 checkpoints, would move 1.5% fewer bytes).
       {"fp16_int8_g128", {QuantScheme::kSymmetricInt8, DType::kFloat16, 128, false}, 0.0, 1.8},

@@ -1,7 +1,6 @@
 #include "gemm/dense_dispatch.h"
 
 #include <algorithm>
-#include <atomic>
 #include <string>
 
 #include "kernels/dense/dense_tiling.h"
@@ -55,27 +54,6 @@ const kernels::dense::DenseKernelEntry& dense_kernel(DType activation, QuantSche
                     " activations; fp16 and bf16 are supported");
   }
   return entries[config.tiling];
-}
-
-namespace {
-std::atomic<ActOrderGather> act_order_gather_mode{ActOrderGather::kAuto};
-}  // namespace
-
-void set_act_order_gather(ActOrderGather mode) { act_order_gather_mode.store(mode); }
-
-bool act_order_gathers_in_kernel(int m) {
-  switch (act_order_gather_mode.load()) {
-    case ActOrderGather::kSeparateKernel:
-      return false;
-    case ActOrderGather::kInKernel:
-      return true;
-    case ActOrderGather::kAuto:
-      break;
-  }
-  // Small batches: the separate launch costs as much as a small layer's whole GEMM, while the
-  // in-kernel gather adds only a few loads per thread and stage. Larger batches gather more rows
-  // per stage inside the issue-bound producer.
-  return m <= 16;
 }
 
 DenseWorkspaceLayout dense_workspace_layout(int max_m, int n, int sm_count, int max_act_order_k) {

@@ -26,17 +26,6 @@ const DenseConfig& choose_dense_config(int m, int n);
 const kernels::dense::DenseKernelEntry& dense_kernel(DType activation, QuantScheme scheme,
                                                      const DenseConfig& config);
 
-// How act-order weights get A's columns in packed row order: a separate gather kernel into the
-// workspace (kernels/act_order/gather_columns.cu) or inside the GEMM's A loads
-// (kernels/dense/dense_load.cuh). kAuto follows act_order_gathers_in_kernel(m).
-enum class ActOrderGather { kAuto, kSeparateKernel, kInKernel };
-
-// Process-wide override of the choice, for benchmarks that measure both ways.
-void set_act_order_gather(ActOrderGather mode);
-
-// Whether a call with m rows gathers inside the GEMM (the override, else the measured rule).
-bool act_order_gathers_in_kernel(int m);
-
 // Workspace layout: one arrival counter per slice, fp32 partial-sum slots (two per block), then
 // room for A with permuted columns (act-order weights only).
 struct DenseWorkspaceLayout {

@@ -133,10 +133,9 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   char* const scratch = reinterpret_cast<char*>(scratch_start);
   kernels::dense::DenseParams params{};
   params.a = args.a;
-  if (w.perm != nullptr && gemm_detail::act_order_gathers_in_kernel(args.m)) {
-    params.a_columns = w.perm;
-  } else if (w.perm != nullptr) {
-    // Act-order: A's columns in the packed row order, into the workspace first.
+  if (w.perm != nullptr) {
+    // Act-order: A's columns in the packed row order, into the workspace (gather_columns.cu
+    // says why a separate pass).
     auto* permuted = reinterpret_cast<std::uint16_t*>(scratch + workspace.partials_bytes);
     kernels::act_order::gather_columns(static_cast<const std::uint16_t*>(args.a), w.perm,
                                        permuted, args.m, w.k, stream);

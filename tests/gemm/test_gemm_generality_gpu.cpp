@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "core/cuda_check.h"
-#include "gemm/dense_dispatch.h"
 #include "gemm_problem.h"
 #include "gemm_test_util.h"
 #include "gpu_test.h"
@@ -322,25 +321,6 @@ TEST(GemmGenerality, AsymmetricBf16ActOrderIsBitwiseDeterministic) {
     CUDA_CHECK(cudaDeviceSynchronize());
     ASSERT_EQ(batch.output(), first) << batch.describe() << ", repeat " << repeat;
   }
-}
-
-// Act-order's two ways of permuting A's columns (issue #6, item 4), each forced at m on both
-// sides of the rule in dense_dispatch.cpp, with partial A chunks (m = 5, 37) and whole ones.
-TEST(GemmGenerality, ActOrderGatherSeparateAndInKernelBothMatchTheReference) {
-  MARLIN_REQUIRE_GPU();
-  const QuantizedLayer layer(
-      shaped({DType::kBFloat16, QuantScheme::kAsymmetricInt4, 64, true, true}, 2048, 768),
-      ReferenceOn::kGpu, 6000u);
-  const Workspace workspace(100, 768, 2048);
-  for (auto mode : {gemm_detail::ActOrderGather::kSeparateKernel,
-                    gemm_detail::ActOrderGather::kInKernel}) {
-    gemm_detail::set_act_order_gather(mode);
-    for (int m : {1, 5, 16, 37, 100}) {
-      GemmBatch batch(layer, m, /*accumulate=*/m == 37, 6001u + static_cast<unsigned>(m));
-      run_and_check(batch, workspace);
-    }
-  }
-  gemm_detail::set_act_order_gather(gemm_detail::ActOrderGather::kAuto);
 }
 
 // One workspace serves every m up to the max_m it was built for (gemm.h: "problems up to max_m

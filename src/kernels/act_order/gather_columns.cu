@@ -1,6 +1,7 @@
-// A[:, perm] as its own small kernel before the GEMM, for larger batches (the GEMM gathers A
-// itself for small ones: src/gemm/dense_dispatch.cpp has the rule and why). A is m x k 16-bit
-// values, read through L2 in perm order and written with 16-byte stores.
+// A[:, perm] as its own small kernel before the GEMM. A is m x k 16-bit values (a few MB at
+// most for m <= 1024), read through L2 in perm order and written with 16-byte stores; the
+// alternative, gathering inside the GEMM's A loads, would turn every 16-byte cp.async of A into
+// eight 2-byte loads in the pipeline's producer, the part that instruction issue already limits.
 #include "kernels/act_order/gather_columns.h"
 
 #include <algorithm>

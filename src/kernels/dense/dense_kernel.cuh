@@ -64,7 +64,6 @@ __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(con
     }
     ptx::cp_async_commit_group();
   }
-  loader.flush();  // act-order: the gathered A of the last prologue stage
 
   Accumulators<T> acc;
   acc.zero();
@@ -80,8 +79,6 @@ __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(con
     if (i + T::kStages - 1 < count) {
       loader.load(p, shared + load_stage_index * Layout::kStageBytes);
       loader.advance(p, k_tiles);
-    } else {
-      loader.flush();
     }
     ptx::cp_async_commit_group();
     if (++load_stage_index == T::kStages) load_stage_index = 0;

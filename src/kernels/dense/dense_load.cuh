@@ -7,18 +7,6 @@
 // stage cost ~160 instructions per warp-stage (ncu and SASS, H200, 2026-11-27), more than the
 // dequantization itself. So every thread keeps its source pointers and moves them by a constant
 // stride from one k tile to the next; only the start of a new slice recomputes them (seek).
-//
-// Act-order weights (packed_format.h, 6) need A's columns in packed row order. A 16-byte chunk of
-// permuted A is 8 scattered 2-byte values, which cp.async cannot gather; gathered here, they are
-// loaded into registers when their stage is issued and stored to shared memory one stage later
-// (at the next load or flush), so the loads' latency overlaps a stage of compute instead of
-// stalling the producer:
-//
-//   load(stage s):    store staged A of stage s-1 -> smem;  gather A of stage s -> registers
-//   flush():          store staged A (after the last load, and after the prologue)
-//
-// A stage is consumed at least two iterations after its load, behind a __syncthreads, so its A
-// is always in shared memory by then.
 #pragma once
 
 #include <cstdint>
@@ -93,15 +81,18 @@ class StageLoader {
     b_enabled_ = (tile.n_tile * T::kNSlices + slice) * 64 < p.n;
   }
 
-  // Issues the copies of the current k tile into `stage` (A of act-order weights: gathers it,
-  // see the top), then moves to the next k tile (seek again when a slice ends).
+  // Issues the copies of the current k tile into `stage`, then moves to the next k tile (seek
+  // again when a slice ends).
   __device__ __forceinline__ void load(const DenseParams& p, std::uint8_t* stage) {
     const int tid = threadIdx.x;
-    if (p.a_columns != nullptr) {
-      flush();
-      gather_a(p, stage);
-    } else {
-      copy_a(p, stage);
+    const int row = tid / T::kAChunksPerRow;
+    const int chunk = tid % T::kAChunksPerRow;
+#pragma unroll
+    for (int pass = 0; pass < kAPasses; ++pass) {
+      if (kAChunks % T::kThreads != 0 && row + pass * kARowsPerPass >= T::kRows) break;
+      const bool valid = (a_valid_ >> pass) & 1;
+      ptx::cp_async_16_zfill(stage + a_chunk_offset<T>(row + pass * kARowsPerPass, chunk),
+                             a_src_ + (valid ? pass * kARowsPerPass * p.k : 0), valid);
     }
     a_src_ += T::kTileK;
     const int band_bytes = p.n * 2 * F::kBits;
@@ -114,21 +105,6 @@ class StageLoader {
     }
     b_src_ += static_cast<std::int64_t>(T::kKSteps) * band_bytes;
     load_group_rows(p, stage);
-  }
-
-  // Stores A gathered by the last load() (act-order), if any, to its stage.
-  __device__ __forceinline__ void flush() {
-    if (a_staged_stage_ == nullptr) return;
-    const int row = threadIdx.x / T::kAChunksPerRow;
-    const int chunk = threadIdx.x % T::kAChunksPerRow;
-#pragma unroll
-    for (int pass = 0; pass < kAPasses; ++pass) {
-      if (kAChunks % T::kThreads != 0 && row + pass * kARowsPerPass >= T::kRows) break;
-      *reinterpret_cast<uint4*>(a_staged_stage_ +
-                                a_chunk_offset<T>(row + pass * kARowsPerPass, chunk)) =
-          a_staged_[pass];
-    }
-    a_staged_stage_ = nullptr;
   }
 
   __device__ __forceinline__ TileCoord tile() const { return tile_; }
@@ -145,46 +121,6 @@ class StageLoader {
   }
 
  private:
-  __device__ __forceinline__ void copy_a(const DenseParams& p, std::uint8_t* stage) {
-    const int row = threadIdx.x / T::kAChunksPerRow;
-    const int chunk = threadIdx.x % T::kAChunksPerRow;
-#pragma unroll
-    for (int pass = 0; pass < kAPasses; ++pass) {
-      if (kAChunks % T::kThreads != 0 && row + pass * kARowsPerPass >= T::kRows) break;
-      const bool valid = (a_valid_ >> pass) & 1;
-      ptx::cp_async_16_zfill(stage + a_chunk_offset<T>(row + pass * kARowsPerPass, chunk),
-                             a_src_ + (valid ? pass * kARowsPerPass * p.k : 0), valid);
-    }
-  }
-
-  // This thread's A chunks of the current k tile in packed row order, into registers; rows past
-  // m are zeros.
-  __device__ __forceinline__ void gather_a(const DenseParams& p, std::uint8_t* stage) {
-    const int row = threadIdx.x / T::kAChunksPerRow;
-    const int column0 = tile_.k_tile * T::kTileK + (threadIdx.x % T::kAChunksPerRow) * 8;
-    const int4 low = __ldg(reinterpret_cast<const int4*>(p.a_columns + column0));
-    const int4 high = __ldg(reinterpret_cast<const int4*>(p.a_columns + column0 + 4));
-    // a_src_ points at column column0 of this thread's first row.
-    const int offsets[8] = {low.x - column0,  low.y - column0,  low.z - column0,  low.w - column0,
-                            high.x - column0, high.y - column0, high.z - column0, high.w - column0};
-#pragma unroll
-    for (int pass = 0; pass < kAPasses; ++pass) {
-      if (kAChunks % T::kThreads != 0 && row + pass * kARowsPerPass >= T::kRows) break;
-      std::uint32_t packed[4] = {0, 0, 0, 0};
-      if ((a_valid_ >> pass) & 1) {
-        const std::uint16_t* source = a_src_ + pass * kARowsPerPass * p.k;
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          const std::uint32_t even = __ldg(source + offsets[2 * i]);
-          const std::uint32_t odd = __ldg(source + offsets[2 * i + 1]);
-          packed[i] = even | (odd << 16);
-        }
-      }
-      a_staged_[pass] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
-    }
-    a_staged_stage_ = stage;
-  }
-
   // Scale rows (and zero-point rows) of the groups the current k tile touches. Group sizes are
   // powers of two >= 32, or all of k (group_shift 31).
   __device__ __forceinline__ void load_group_rows(const DenseParams& p, std::uint8_t* stage) {
@@ -219,8 +155,6 @@ class StageLoader {
   TileCoord tile_;
   const std::uint16_t* a_src_;  // the chunk of pass 0; pass p is kARowsPerPass * p rows below
   unsigned a_valid_;            // bit p: the row of pass p is inside A
-  uint4 a_staged_[kAPasses];    // act-order: gathered A of the last load, not yet stored
-  std::uint8_t* a_staged_stage_ = nullptr;
   const char* b_src_;
   bool b_enabled_;
 };

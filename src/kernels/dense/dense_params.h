@@ -6,9 +6,7 @@
 namespace marlin::kernels::dense {
 
 struct DenseParams {
-  const void* a;               // [m, k] fp16/bf16, row-major
-  const std::int32_t* a_columns;  // act-order gathered in the kernel: packed row i multiplies
-                                  // A's column a_columns[i]; null: A's columns in order
+  const void* a;               // [m, k] fp16/bf16, row-major (act-order: columns already permuted)
   const std::uint32_t* b;      // packed tiles (layout/packed_format.h)
   const void* scales;          // [groups, n] fp16/bf16, transposed per 64 columns
   const std::uint8_t* zeros;   // [groups, n] zero points, transposed likewise (asymmetric only)
