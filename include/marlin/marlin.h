@@ -1,5 +1,5 @@
-/* The marlin C API: quantize, pack and multiply INT4 weights from C (or any language with a C
- * FFI). C99; every function returns a marlin_status, and on failure the thread's
+/* The marlin C API: quantize, pack and multiply INT4 / INT8 weights from C (or any language with
+ * a C FFI). C99; every function returns a marlin_status, and on failure the thread's
  * marlin_last_error_message() says what was wrong (which argument, its value, the rule).
  *
  *   marlin_quantized* q = NULL;
@@ -8,7 +8,8 @@
  *       marlin_pack(q, &p) != MARLIN_OK) {
  *     fprintf(stderr, "marlin: %s\n", marlin_last_error_message());
  *   }
- *   ... upload marlin_packed_qweight(p) / marlin_packed_scales(p), then marlin_gemm(...) ...
+ *   ... upload marlin_packed_qweight(p) / _scales(p) (and _zeros(p) / _perm(p) where they are
+ *       not NULL), then marlin_gemm(...) ...
  *   marlin_packed_free(p);
  *   marlin_quantized_free(q);
  *
@@ -76,6 +77,11 @@ typedef struct marlin_weight_info {
   int groups;     /* rows of scales */
   marlin_quant_scheme scheme;
   marlin_dtype scale_dtype; /* MARLIN_FLOAT16 or MARLIN_BFLOAT16 */
+  int has_zeros; /* 1 when zero points are stored (MARLIN_ASYMMETRIC_INT4), else 0 */
+  /* 1 when the rows carry act-order groups: a quantized matrix has a g_idx, a packed one a perm
+   * (marlin_packed_perm). A g_idx that needs no reordering (row / group_size) packs to no perm,
+   * so a quantized 1 can become a packed 0. */
+  int act_order;
 } marlin_weight_info;
 
 /* "0.1.0"; never fails. */
@@ -96,13 +102,25 @@ MARLIN_API marlin_status marlin_device_count(int* count);
 MARLIN_API marlin_status marlin_quantize_rtn(const float* w, int k, int n, marlin_quant_scheme scheme,
                                              int group_size, marlin_dtype scale_dtype,
                                              marlin_quantized** out);
+/* Wraps weights quantized elsewhere (GPTQ, AWQ, ...) in a handle; the arrays are copied. With
+ * groups = ceil(k / group_size) (1 per-channel), as GPTQ counts them:
+ *   q       k*n codes, row-major, one a byte: [0,15], or [0,255] for MARLIN_SYMMETRIC_INT8
+ *   scales  groups*n floats, row-major
+ *   zeros   groups*n codes in [0,15] for MARLIN_ASYMMETRIC_INT4; NULL for the other schemes
+ *   g_idx   k entries, the group of each row (act-order), or NULL for row / group_size
+ * Checks shapes and ranges. marlin_pack adds its own rules: scales exact in scale_dtype, and
+ * every group of a g_idx exactly group_size rows. */
+MARLIN_API marlin_status marlin_quantized_from_codes(marlin_quant_scheme scheme, int k, int n,
+                                                     int group_size, marlin_dtype scale_dtype,
+                                                     const uint8_t* q, const float* scales,
+                                                     const uint8_t* zeros, const int32_t* g_idx,
+                                                     marlin_quantized** out);
 MARLIN_API marlin_status marlin_quantized_info(const marlin_quantized* w, marlin_weight_info* info);
 /* Writes the k x n dequantized matrix (fp32, row-major) to out, which holds out_count floats. */
 MARLIN_API marlin_status marlin_dequantize(const marlin_quantized* w, float* out, size_t out_count);
 MARLIN_API void marlin_quantized_free(marlin_quantized* w);
 
-/* Packs weights of any marlin_quant_scheme into the kernels' layout. (The zero points of
- * MARLIN_ASYMMETRIC_INT4 stay in the handle, for marlin_unpack: no accessor hands them out yet.) */
+/* Packs weights of any marlin_quant_scheme, act-order included, into the kernels' layout. */
 MARLIN_API marlin_status marlin_pack(const marlin_quantized* w, marlin_packed** out);
 /* The exact inverse of marlin_pack. */
 MARLIN_API marlin_status marlin_unpack(const marlin_packed* p, marlin_quantized** out);
@@ -113,30 +131,52 @@ MARLIN_API marlin_status marlin_packed_qweight(const marlin_packed* p, const uin
                                                size_t* count);
 MARLIN_API marlin_status marlin_packed_scales(const marlin_packed* p, const uint16_t** scales,
                                               size_t* count);
+/* groups*n zero points, laid out like the scales, for MARLIN_ASYMMETRIC_INT4; NULL and 0 (not an
+ * error) for the symmetric schemes. */
+MARLIN_API marlin_status marlin_packed_zeros(const marlin_packed* p, const uint8_t** zeros,
+                                             size_t* count);
+/* Act-order: k entries, packed row i is original row perm[i]; NULL and 0 (not an error) when the
+ * rows needed no reordering. */
+MARLIN_API marlin_status marlin_packed_perm(const marlin_packed* p, const int32_t** perm,
+                                            size_t* count);
 MARLIN_API void marlin_packed_free(marlin_packed* p);
 
-/* C[m,n] = A[m,k] * dequant(W)[k,n] on the GPU. All pointers are device pointers. */
+/* C[m,n] = A[m,k] * dequant(W)[k,n] (+ bias) on the GPU. All pointers are device pointers.
+ * Zero-initialize the struct (memset, or = {0}) and set what the call uses: a field added later
+ * then stays off. */
 typedef struct marlin_gemm_args {
   const void* a; /* [m, k] row-major */
-  marlin_dtype activation_dtype; /* MARLIN_FLOAT16 (A and C) */
+  marlin_dtype activation_dtype; /* MARLIN_FLOAT16 or MARLIN_BFLOAT16 (A, C and bias) */
   int m;
-  /* W, packed (upload marlin_packed_qweight / marlin_packed_scales) */
+  /* W, packed: upload marlin_packed_qweight / _scales / _zeros / _perm as they are */
   const uint32_t* qweight;
   const void* scales;
-  int k;
-  int n;
+  const uint8_t* zeros; /* MARLIN_ASYMMETRIC_INT4 only (required there); NULL otherwise */
+  const int32_t* perm;  /* act-order weights only (k entries); NULL otherwise */
+  int k;                /* a multiple of 128 */
+  int n;                /* a multiple of 64 */
   int group_size;
   marlin_quant_scheme scheme;
-  marlin_dtype scale_dtype;
+  marlin_dtype scale_dtype; /* must equal activation_dtype */
   void* c;                /* [m, n] row-major, same dtype as A */
+  const void* bias;       /* [n], same dtype as A, 4-byte aligned, added to every row; or NULL */
+  int accumulate;         /* nonzero: C = C + A * W (+ bias); 0: C = A * W (+ bias) */
   void* workspace;        /* zeroed once (cudaMemset) by the caller; each launch leaves its
                            * counters zeroed again */
-  size_t workspace_bytes; /* at least marlin_gemm_workspace_bytes(m, n) */
+  size_t workspace_bytes; /* marlin_gemm_workspace_bytes(max_m, max_n), with perm
+                           * marlin_gemm_workspace_bytes_act_order(max_m, max_n, max_k): one
+                           * workspace serves, one call after another, every call with
+                           * m <= max_m, n <= max_n (and k <= max_k) */
 } marlin_gemm_args;
 
 /* Bytes of workspace one stream needs for problems up to max_m rows and n columns on the current
  * device (MARLIN_CUDA_ERROR without one: the size depends on the device's SM count). */
 MARLIN_API marlin_status marlin_gemm_workspace_bytes(int max_m, int n, size_t* bytes);
+/* The same with room for act-order weights up to max_act_order_k rows (A with its columns
+ * permuted lives in the workspace); max_act_order_k = 0 gives marlin_gemm_workspace_bytes. */
+MARLIN_API marlin_status marlin_gemm_workspace_bytes_act_order(int max_m, int n,
+                                                               int max_act_order_k,
+                                                               size_t* bytes);
 /* Checks every argument, then launches on `stream` (a cudaStream_t; NULL for the default
  * stream). Asynchronous like any launch. */
 MARLIN_API marlin_status marlin_gemm(const marlin_gemm_args* args, void* stream);

@@ -90,14 +90,32 @@ marlin::DType to_dtype(marlin_dtype dtype) {
 }
 
 void fill_info(int k, int n, int group_size, int groups, marlin::QuantScheme scheme,
-               marlin::DType scale_dtype, marlin_weight_info* info) {
+               marlin::DType scale_dtype, bool has_zeros, bool act_order,
+               marlin_weight_info* info) {
   info->k = k;
   info->n = n;
   info->group_size = group_size;
   info->groups = groups;
   info->scheme = static_cast<marlin_quant_scheme>(scheme);
   info->scale_dtype = static_cast<marlin_dtype>(scale_dtype);
+  info->has_zeros = has_zeros ? 1 : 0;
+  info->act_order = act_order ? 1 : 0;
 }
+
+// Hands out a handle's array as (pointer, count). An empty one is (NULL, 0) whatever the
+// vector's data() happens to return, so C callers can test the pointer.
+template <typename T>
+void hand_out(const std::vector<T>& array, const T** data, size_t* count) {
+  *data = array.empty() ? nullptr : array.data();
+  *count = array.size();
+}
+
+#if !MARLIN_HAVE_GEMM
+[[noreturn]] void throw_no_gemm_kernels() {
+  throw marlin::Error(marlin::ErrorCode::kUnsupported,
+                      "this build of marlin has no GEMM kernels (built without marlin_gemm)");
+}
+#endif
 
 }  // namespace
 
@@ -137,12 +155,55 @@ marlin_status marlin_quantize_rtn(const float* w, int k, int n, marlin_quant_sch
   });
 }
 
+marlin_status marlin_quantized_from_codes(marlin_quant_scheme scheme, int k, int n,
+                                          int group_size, marlin_dtype scale_dtype,
+                                          const uint8_t* q, const float* scales,
+                                          const uint8_t* zeros, const int32_t* g_idx,
+                                          marlin_quantized** out) {
+  return guarded(__func__, [&] {
+    require_pointer(out, "out");
+    *out = nullptr;
+    require_pointer(q, "q");
+    require_pointer(scales, "scales");
+    marlin::require(k > 0 && n > 0, "k=" + std::to_string(k) + ", n=" + std::to_string(n) +
+                                        " must be positive");
+    // Checked here as well as in validate(): the array sizes below divide by it.
+    marlin::require(group_size == marlin::kPerChannel || group_size > 0,
+                    "group_size=" + std::to_string(group_size) +
+                        " must be positive or -1 (per-channel)");
+    auto handle = std::make_unique<marlin_quantized>();
+    marlin::QuantizedMatrix& w = handle->matrix;
+    w.scheme = to_scheme(scheme);
+    w.k = k;
+    w.n = n;
+    w.group_size = group_size;
+    w.scale_dtype = to_dtype(scale_dtype);
+    const std::size_t group_rows = static_cast<std::size_t>(w.effective_group_size());
+    const std::size_t groups = (static_cast<std::size_t>(k) + group_rows - 1) / group_rows;
+    const std::size_t columns = static_cast<std::size_t>(n);
+    w.q.assign(q, q + static_cast<std::size_t>(k) * columns);
+    w.scales.assign(scales, scales + groups * columns);
+    if (marlin::scheme_has_zeros(w.scheme)) {
+      marlin::require(zeros != nullptr,
+                      "zeros is a null pointer; asymmetric INT4 weights store zero points");
+      w.zeros.assign(zeros, zeros + groups * columns);
+    } else {
+      marlin::require(zeros == nullptr, "zeros must be NULL for a symmetric scheme (its zero is "
+                                        "implicit)");
+    }
+    if (g_idx != nullptr) w.g_idx.assign(g_idx, g_idx + k);
+    marlin::validate(w);
+    *out = handle.release();
+  });
+}
+
 marlin_status marlin_quantized_info(const marlin_quantized* w, marlin_weight_info* info) {
   return guarded(__func__, [&] {
     require_pointer(w, "w");
     require_pointer(info, "info");
     const auto& m = w->matrix;
-    fill_info(m.k, m.n, m.group_size, m.groups(), m.scheme, m.scale_dtype, info);
+    fill_info(m.k, m.n, m.group_size, m.groups(), m.scheme, m.scale_dtype, !m.zeros.empty(),
+              !m.g_idx.empty(), info);
   });
 }
 
@@ -188,7 +249,8 @@ marlin_status marlin_packed_info(const marlin_packed* p, marlin_weight_info* inf
     require_pointer(info, "info");
     const auto& m = p->matrix;
     const int groups = m.group_size == marlin::kPerChannel ? 1 : m.k / m.group_size;
-    fill_info(m.k, m.n, m.group_size, groups, m.scheme, m.scale_dtype, info);
+    fill_info(m.k, m.n, m.group_size, groups, m.scheme, m.scale_dtype, !m.zeros.empty(),
+              !m.perm.empty(), info);
   });
 }
 
@@ -197,8 +259,7 @@ marlin_status marlin_packed_qweight(const marlin_packed* p, const uint32_t** wor
     require_pointer(p, "p");
     require_pointer(words, "words");
     require_pointer(count, "count");
-    *words = p->matrix.qweight.data();
-    *count = p->matrix.qweight.size();
+    hand_out(p->matrix.qweight, words, count);
   });
 }
 
@@ -207,8 +268,25 @@ marlin_status marlin_packed_scales(const marlin_packed* p, const uint16_t** scal
     require_pointer(p, "p");
     require_pointer(scales, "scales");
     require_pointer(count, "count");
-    *scales = p->matrix.scales.data();
-    *count = p->matrix.scales.size();
+    hand_out(p->matrix.scales, scales, count);
+  });
+}
+
+marlin_status marlin_packed_zeros(const marlin_packed* p, const uint8_t** zeros, size_t* count) {
+  return guarded(__func__, [&] {
+    require_pointer(p, "p");
+    require_pointer(zeros, "zeros");
+    require_pointer(count, "count");
+    hand_out(p->matrix.zeros, zeros, count);
+  });
+}
+
+marlin_status marlin_packed_perm(const marlin_packed* p, const int32_t** perm, size_t* count) {
+  return guarded(__func__, [&] {
+    require_pointer(p, "p");
+    require_pointer(perm, "perm");
+    require_pointer(count, "count");
+    hand_out(p->matrix.perm, perm, count);
   });
 }
 
@@ -222,8 +300,24 @@ marlin_status marlin_gemm_workspace_bytes(int max_m, int n, size_t* bytes) {
 #else
     (void)max_m;
     (void)n;
-    throw marlin::Error(marlin::ErrorCode::kUnsupported,
-                        "this build of marlin has no GEMM kernels (built without marlin_gemm)");
+    throw_no_gemm_kernels();
+#endif
+  });
+}
+
+marlin_status marlin_gemm_workspace_bytes_act_order(int max_m, int n, int max_act_order_k,
+                                                    size_t* bytes) {
+  return guarded(__func__, [&] {
+    require_pointer(bytes, "bytes");
+#if MARLIN_HAVE_GEMM
+    // Like marlin_gemm_workspace_bytes, sized for the current device (kCuda without one).
+    *bytes = marlin::gemm_workspace_bytes(max_m, n, marlin::current_device().sm_count,
+                                          max_act_order_k);
+#else
+    (void)max_m;
+    (void)n;
+    (void)max_act_order_k;
+    throw_no_gemm_kernels();
 #endif
   });
 }
@@ -243,14 +337,17 @@ marlin_status marlin_gemm(const marlin_gemm_args* args, void* stream) {
     gemm_args.weights.scale_dtype = to_dtype(args->scale_dtype);
     gemm_args.weights.qweight = args->qweight;
     gemm_args.weights.scales = args->scales;
+    gemm_args.weights.zeros = args->zeros;
+    gemm_args.weights.perm = args->perm;
     gemm_args.c = args->c;
+    gemm_args.bias = args->bias;
+    gemm_args.accumulate = args->accumulate != 0;
     gemm_args.workspace = args->workspace;
     gemm_args.workspace_bytes = args->workspace_bytes;
     marlin::gemm(gemm_args, static_cast<cudaStream_t>(stream));
 #else
     (void)stream;
-    throw marlin::Error(marlin::ErrorCode::kUnsupported,
-                        "this build of marlin has no GEMM kernels (built without marlin_gemm)");
+    throw_no_gemm_kernels();
 #endif
   });
 }
