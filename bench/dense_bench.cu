@@ -197,8 +197,7 @@ class DenseBench {
         const auto& views = marlin_weights.views();
         args.weights = views[static_cast<std::size_t>(index) % views.size()];
         args.c = c_marlin.data();
-        args.workspace = workspace.data();
-        args.workspace_bytes = workspace.bytes();
+        args.workspace = workspace.view();
         gemm(args, stream);
       };
     };

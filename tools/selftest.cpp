@@ -100,8 +100,7 @@ std::vector<float> gpu_result(const std::vector<marlin::Half>& a_fp16,
   args.m = m;
   args.weights = weights.view();
   args.c = c.data();
-  args.workspace = workspace.data();
-  args.workspace_bytes = workspace.bytes();
+  args.workspace = workspace.view();
   marlin::gemm(args, nullptr);
   CUDA_CHECK(cudaDeviceSynchronize());
   std::vector<marlin::Half> c_host(c_count);

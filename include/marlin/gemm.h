@@ -2,8 +2,10 @@
 //
 //   marlin::DeviceMatrix weights = marlin::upload(marlin::pack(quantized));   // once per layer
 //   marlin::Workspace workspace(max_m, n);                                     // once per stream
-//   marlin::gemm({a, DType::kFloat16, m, weights.view(), c, workspace.data(),
-//                 workspace.bytes()}, stream);
+//   marlin::GemmArgs args;
+//   args.a = a; args.m = m; args.weights = weights.view(); args.c = c;
+//   args.workspace = workspace.view();
+//   marlin::gemm(args, stream);
 //
 // Everything the call cannot do is refused with marlin::Error before any launch.
 #pragma once
@@ -32,6 +34,19 @@ struct PackedWeightsView {
   const std::int32_t* perm = nullptr;   // act-order weights only (k entries)
 };
 
+// A zeroed device workspace and the problems it was sized for (Workspace::view(); C callers fill
+// it from marlin_gemm_workspace_bytes*). Every call with m <= max_m, n <= n and, for act-order
+// weights, k <= max_act_order_k may use it, one call after another: each finds its arrival
+// counters zero and leaves them zero, and the layout follows these capacities, not the call, so
+// no call's scratch lands on another's counters.
+struct WorkspaceView {
+  void* data = nullptr;
+  std::size_t bytes = 0;  // at least gemm_workspace_bytes(max_m, n, sm_count, max_act_order_k)
+  int max_m = 0;
+  int n = 0;
+  int max_act_order_k = 0;
+};
+
 struct GemmArgs {
   const void* a = nullptr;  // [m, k] row-major, device, fp16 or bf16
   DType activation_dtype = DType::kFloat16;
@@ -40,10 +55,7 @@ struct GemmArgs {
   void* c = nullptr;        // [m, n] row-major, device, same dtype as A
   const void* bias = nullptr;  // [n], same dtype as A, added to every row; null for none
   bool accumulate = false;     // C = C + A * W (+ bias) instead of C = A * W (+ bias)
-  // From Workspace(max_m, n, ...) (zeroed once): serves, one call after another, every call with
-  // m <= max_m and n <= n; each launch leaves its counters as it found them (zero).
-  void* workspace = nullptr;
-  std::size_t workspace_bytes = 0;
+  WorkspaceView workspace;  // one per stream, see WorkspaceView
 };
 
 // Bytes of workspace one stream needs for problems up to max_m rows and n columns on the current
@@ -90,12 +102,12 @@ class Workspace {
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
 
-  void* data() const { return data_; }
-  std::size_t bytes() const { return bytes_; }
+  void* data() const { return view_.data; }
+  std::size_t bytes() const { return view_.bytes; }
+  WorkspaceView view() const { return view_; }
 
  private:
-  void* data_ = nullptr;
-  std::size_t bytes_ = 0;
+  WorkspaceView view_;
 };
 
 }  // namespace marlin

@@ -163,10 +163,15 @@ typedef struct marlin_gemm_args {
   int accumulate;         /* nonzero: C = C + A * W (+ bias); 0: C = A * W (+ bias) */
   void* workspace;        /* zeroed once (cudaMemset) by the caller; each launch leaves its
                            * counters zeroed again */
-  size_t workspace_bytes; /* marlin_gemm_workspace_bytes(max_m, max_n), with perm
-                           * marlin_gemm_workspace_bytes_act_order(max_m, max_n, max_k): one
-                           * workspace serves, one call after another, every call with
-                           * m <= max_m, n <= max_n (and k <= max_k) */
+  size_t workspace_bytes; /* marlin_gemm_workspace_bytes(workspace_max_m, workspace_n), or with
+                           * act-order marlin_gemm_workspace_bytes_act_order(...,
+                           * workspace_max_act_order_k) */
+  /* What the workspace was sized for. One workspace serves, one call after another, every call
+   * with m <= workspace_max_m, n <= workspace_n and (act-order) k <= workspace_max_act_order_k;
+   * others are refused (their scratch could land on another call's counters). */
+  int workspace_max_m;
+  int workspace_n;
+  int workspace_max_act_order_k;
 } marlin_gemm_args;
 
 /* Bytes of workspace one stream needs for problems up to max_m rows and n columns on the current

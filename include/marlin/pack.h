@@ -31,6 +31,10 @@ void check_packable(const QuantizedMatrix& w);
 // equal to row / group_size, per-channel weights), so such weights cost nothing extra; else it is
 // the stable sort of the rows by group, so equal inputs give equal packed bytes.
 PackedMatrix pack(const QuantizedMatrix& w);
+
+// Throws marlin::Error (message prefixed with `caller`) unless p is a consistent packed matrix:
+// known scheme, shapes, the size of every array, perm a permutation. unpack() and upload() call it.
+void check_packed(const PackedMatrix& p, const char* caller);
 // The exact inverse: codes in the original row order and, when perm is not empty, g_idx rebuilt
 // from it (g_idx[perm[i]] = i / group_size). Checks the size of every array, that perm holds each
 // row once, and the zero points; throws kInvalidArgument naming the field and the rule.

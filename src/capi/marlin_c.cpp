@@ -342,8 +342,11 @@ marlin_status marlin_gemm(const marlin_gemm_args* args, void* stream) {
     gemm_args.c = args->c;
     gemm_args.bias = args->bias;
     gemm_args.accumulate = args->accumulate != 0;
-    gemm_args.workspace = args->workspace;
-    gemm_args.workspace_bytes = args->workspace_bytes;
+    gemm_args.workspace.data = args->workspace;
+    gemm_args.workspace.bytes = args->workspace_bytes;
+    gemm_args.workspace.max_m = args->workspace_max_m;
+    gemm_args.workspace.n = args->workspace_n;
+    gemm_args.workspace.max_act_order_k = args->workspace_max_act_order_k;
     marlin::gemm(gemm_args, static_cast<cudaStream_t>(stream));
 #else
     (void)stream;

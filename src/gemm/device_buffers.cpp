@@ -50,6 +50,8 @@ void* copy_to_device(const std::vector<T>& host) {
 }  // namespace
 
 DeviceMatrix upload(const PackedMatrix& packed) {
+  // A short array would make the kernels read past its end; a bad perm, past A's rows.
+  check_packed(packed, "upload");
   DeviceMatrix out;
   // Each member owns its buffer as soon as it exists, so a failure part-way frees the others.
   out.qweight_ = copy_to_device(packed.qweight);
@@ -73,13 +75,21 @@ Workspace::Workspace(int max_m, int n, int max_act_order_k) {
   int sm_count = 0;
   CUDA_CHECK(cudaGetDevice(&device));
   CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
-  bytes_ = gemm_workspace_bytes(max_m, n, sm_count, max_act_order_k);
-  CUDA_CHECK(cudaMalloc(&data_, bytes_));
-  CUDA_CHECK(cudaMemset(data_, 0, bytes_));
+  view_.bytes = gemm_workspace_bytes(max_m, n, sm_count, max_act_order_k);
+  view_.max_m = max_m;
+  view_.n = n;
+  view_.max_act_order_k = max_act_order_k;
+  CUDA_CHECK(cudaMalloc(&view_.data, view_.bytes));
+  const cudaError_t zeroed = cudaMemset(view_.data, 0, view_.bytes);
+  if (zeroed != cudaSuccess) {
+    cudaFree(view_.data);
+    view_.data = nullptr;
+  }
+  CUDA_CHECK(zeroed);
 }
 
 Workspace::~Workspace() {
-  if (data_) cudaFree(data_);
+  if (view_.data) cudaFree(view_.data);
 }
 
 }  // namespace marlin

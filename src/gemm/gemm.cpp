@@ -68,8 +68,19 @@ void check_args(const GemmArgs& args) {
             "reorder");
   }
   require(args.bias == nullptr || aligned4(args.bias), "bias must be 4-byte aligned");
-  require(args.workspace != nullptr, "workspace is null; allocate one with marlin::Workspace");
-  require(aligned16(args.workspace), "workspace must be 16-byte aligned");
+  require(args.m <= (1 << 30), "m=" + str(args.m) + " must be at most 2^30");
+  const WorkspaceView& ws = args.workspace;
+  require(ws.data != nullptr, "workspace is null; allocate one with marlin::Workspace");
+  require(aligned16(ws.data), "workspace must be 16-byte aligned");
+  require(args.m <= ws.max_m, "m=" + str(args.m) + " exceeds the workspace's max_m=" +
+                                  str(ws.max_m) + " (a workspace serves m <= max_m)");
+  require(w.n <= ws.n,
+          "n=" + str(w.n) + " exceeds the workspace's n=" + str(ws.n) + " (it serves n <= n)");
+  if (w.perm != nullptr) {
+    require(w.k <= ws.max_act_order_k,
+            "act-order weights with k=" + str(w.k) + " need a workspace with max_act_order_k >= k; "
+            "it has " + str(ws.max_act_order_k));
+  }
 }
 
 }  // namespace
@@ -102,15 +113,16 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   CUDA_CHECK(cudaGetDevice(&device));
   CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
   CUDA_CHECK(cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  const int act_order_k = w.perm != nullptr ? w.k : 0;
+  // The layout follows the workspace's capacities (WorkspaceView), never the call: counters at
+  // the front, fp32 partial slots, then room for A with permuted columns.
+  const WorkspaceView& ws = args.workspace;
   const gemm_detail::DenseWorkspaceLayout workspace =
-      gemm_detail::dense_workspace_layout(args.m, w.n, sm_count, act_order_k);
-  require(args.workspace_bytes >= workspace.total(),
-          "workspace has " + str(static_cast<long long>(args.workspace_bytes)) + " bytes; m=" +
-              str(args.m) + ", n=" + str(w.n) +
-              (act_order_k ? ", act-order k=" + str(act_order_k) : std::string()) + " need " +
-              str(static_cast<long long>(workspace.total())) +
-              " on this device (act-order weights: construct the Workspace with max_act_order_k)");
+      gemm_detail::dense_workspace_layout(ws.max_m, ws.n, sm_count, ws.max_act_order_k);
+  require(ws.bytes >= workspace.total(),
+          "workspace has " + str(static_cast<long long>(ws.bytes)) + " bytes; max_m=" +
+              str(ws.max_m) + ", n=" + str(ws.n) + ", max_act_order_k=" +
+              str(ws.max_act_order_k) + " need " + str(static_cast<long long>(workspace.total())) +
+              " on this device (gemm_workspace_bytes)");
   if (shared_limit < kernel.shared_bytes) {
     throw Error(ErrorCode::kUnsupported,
                 std::string("kernel configuration ") + config.name + " needs " +
@@ -118,25 +130,14 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
                     str(shared_limit));
   }
 
-  // Workspace placement. The arrival counters sit at the front and must be zero when a call
-  // starts; the scratch (fp32 partial slots, permuted A) sits at the end. Both grow with m and n,
-  // so every call with m <= max_m and n <= n of the Workspace keeps its scratch clear of any
-  // other such call's counters: one workspace serves all of them in turn.
-  char* const base = static_cast<char*>(args.workspace);
-  const std::size_t scratch_bytes = workspace.partials_bytes + workspace.permuted_a_bytes;
-  const std::uintptr_t scratch_start =
-      (reinterpret_cast<std::uintptr_t>(base) + args.workspace_bytes - scratch_bytes) & ~std::uintptr_t{15};
-  require(scratch_start >= reinterpret_cast<std::uintptr_t>(base) + workspace.counters_bytes,
-          "workspace of " + str(static_cast<long long>(args.workspace_bytes)) +
-              " bytes is too small once its end is aligned to 16 bytes; allocate "
-              "gemm_workspace_bytes() (a multiple of 256)");
-  char* const scratch = reinterpret_cast<char*>(scratch_start);
+  char* const base = static_cast<char*>(ws.data);
+  char* const partials = base + workspace.counters_bytes;
   kernels::dense::DenseParams params{};
   params.a = args.a;
   if (w.perm != nullptr) {
     // Act-order: A's columns in the packed row order, into the workspace (gather_columns.cu
     // says why a separate pass).
-    auto* permuted = reinterpret_cast<std::uint16_t*>(scratch + workspace.partials_bytes);
+    auto* permuted = reinterpret_cast<std::uint16_t*>(partials + workspace.partials_bytes);
     kernels::act_order::gather_columns(static_cast<const std::uint16_t*>(args.a), w.perm,
                                        permuted, args.m, w.k, stream);
     params.a = permuted;
@@ -148,7 +149,7 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   params.c = args.c;
   params.accumulate = args.accumulate;
   params.arrivals = reinterpret_cast<int*>(base);
-  params.partials = reinterpret_cast<float*>(scratch);
+  params.partials = reinterpret_cast<float*>(partials);
   params.slot_rows = std::min(args.m, config.rows);
   params.m = args.m;
   params.n = w.n;

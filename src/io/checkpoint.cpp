@@ -188,12 +188,14 @@ void CheckpointWriter::add_packed(const std::string& module, const PackedModuleS
   const std::uint64_t words = k64 * n64 * static_cast<std::uint64_t>(bits) / 32;
   add_entry({qweight_name(module), StDType::kI32,
              {k64 / layout::kTileK, n64 * static_cast<std::uint64_t>(bits) / 2}, words * 4,
-             [packed, make, shape, context, copy_part, this](std::vector<std::uint8_t>& out) {
+             // By value, not `this`: the producer runs at write time, after the writer may move.
+             [packed, make, shape, context, copy_part, group_size = metadata_.group_size,
+              scale_dtype = metadata_.scale_dtype](std::vector<std::uint8_t>& out) {
                *packed = make();
                const PackedMatrix& p = **packed;
                if (p.scheme != shape.scheme || p.k != shape.k || p.n != shape.n ||
-                   p.group_size != metadata_.group_size ||
-                   p.scale_dtype != metadata_.scale_dtype || p.perm.empty() == shape.permuted) {
+                   p.group_size != group_size || p.scale_dtype != scale_dtype ||
+                   p.perm.empty() == shape.permuted) {
                  throw Error(ErrorCode::kInternal,
                              context + " produced a different scheme, shape, group size, scale "
                                        "dtype or act-order than planned");

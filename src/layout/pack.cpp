@@ -64,49 +64,50 @@ bool is_known_scheme(QuantScheme scheme) {
   return false;
 }
 
-// The unpack() checks, each naming the field, its size and the rule.
-void check_unpackable(const PackedMatrix& p) {
-  require(is_known_scheme(p.scheme), "unpack: scheme=" +
+}  // namespace
+
+void check_packed(const PackedMatrix& p, const char* caller) {
+  const std::string prefix = std::string(caller) + ": ";
+  require(is_known_scheme(p.scheme), prefix + "scheme=" +
                                          std::to_string(static_cast<int>(p.scheme)) +
                                          " is not a QuantScheme");
   require(p.k > 0 && p.n > 0 && p.k % layout::kTileK == 0 && p.n % layout::kTileN == 0,
-          "unpack: k=" + std::to_string(p.k) + ", n=" + std::to_string(p.n) +
+          prefix + "k=" + std::to_string(p.k) + ", n=" + std::to_string(p.n) +
               " must be positive multiples of 16 and 64");
   const int codes_per_word = 32 / scheme_bits(p.scheme);
   require(p.qweight.size() == static_cast<std::size_t>(p.k) * p.n / codes_per_word,
-          "unpack: qweight has " + std::to_string(p.qweight.size()) + " words; expected k*n/" +
+          prefix + "qweight has " + std::to_string(p.qweight.size()) + " words; expected k*n/" +
               std::to_string(codes_per_word) + "=" +
               std::to_string(static_cast<std::size_t>(p.k) * p.n / codes_per_word) + " (" +
               std::to_string(scheme_bits(p.scheme)) + "-bit codes)");
   require(p.group_size == kPerChannel || (p.group_size > 0 && p.k % p.group_size == 0),
-          "unpack: k=" + std::to_string(p.k) + " must be a multiple of group_size=" +
+          prefix + "k=" + std::to_string(p.k) + " must be a multiple of group_size=" +
               std::to_string(p.group_size) + " (or group_size -1, per-channel)");
   require(p.scale_dtype == DType::kFloat16 || p.scale_dtype == DType::kBFloat16,
-          "unpack: scale dtype must be fp16 or bf16");
+          prefix + "scale dtype must be fp16 or bf16");
   const int groups = p.group_size == kPerChannel ? 1 : p.k / p.group_size;
   const std::size_t group_values = static_cast<std::size_t>(groups) * p.n;
   require(p.scales.size() == group_values,
-          "unpack: scales has " + std::to_string(p.scales.size()) + " values; expected " +
+          prefix + "scales has " + std::to_string(p.scales.size()) + " values; expected " +
               std::to_string(groups) + " x " + std::to_string(p.n));
   if (scheme_has_zeros(p.scheme)) {
     require(p.zeros.size() == group_values,
-            "unpack: zeros has " + std::to_string(p.zeros.size()) + " values; expected " +
+            prefix + "zeros has " + std::to_string(p.zeros.size()) + " values; expected " +
                 std::to_string(groups) + " x " + std::to_string(p.n) + " (asymmetric INT4)");
   } else {
-    require(p.zeros.empty(), "unpack: zeros has " + std::to_string(p.zeros.size()) +
+    require(p.zeros.empty(), prefix + "zeros has " + std::to_string(p.zeros.size()) +
                                  " values; a symmetric scheme stores none");
   }
   if (!p.perm.empty()) {
     require(p.group_size != kPerChannel,
-            "unpack: perm given for per-channel weights (group_size=-1); act-order needs groups");
+            prefix + "perm given for per-channel weights (group_size=-1); act-order needs groups");
     require(layout::is_permutation(p.perm, p.k),
-            "unpack: perm (" + std::to_string(p.perm.size()) +
+            prefix + "perm (" + std::to_string(p.perm.size()) +
                 " entries) must hold each row 0..k-1 exactly once (k=" + std::to_string(p.k) +
                 ")");
   }
 }
 
-}  // namespace
 
 void check_packable(const QuantizedMatrix& w) {
   validate(w);
@@ -150,7 +151,7 @@ PackedMatrix pack(const QuantizedMatrix& w) {
 }
 
 QuantizedMatrix unpack(const PackedMatrix& p) {
-  check_unpackable(p);
+  check_packed(p, "unpack");
   QuantizedMatrix w;
   w.scheme = p.scheme;
   w.k = p.k;

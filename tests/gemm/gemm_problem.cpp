@@ -119,8 +119,7 @@ void GemmBatch::run(const Workspace& workspace, cudaStream_t stream) {
   args.c = c_.get();
   args.bias = layer_.bias_device();
   args.accumulate = accumulate_;
-  args.workspace = workspace.data();
-  args.workspace_bytes = workspace.bytes();
+  args.workspace = workspace.view();
   gemm(args, stream);
 }
 

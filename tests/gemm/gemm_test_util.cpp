@@ -123,7 +123,8 @@ void expect_arrival_counters_zero(const Workspace& workspace, int m, int n,
   int sm_count = 0;
   CUDA_CHECK(cudaGetDevice(&device));
   CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
-  // The counters open the workspace; those of m rows are a prefix of those of any larger max_m.
+  // The counters open the workspace; those of m rows and n columns are a prefix of the
+  // workspace's (sized for its max_m and n).
   const auto layout = gemm_detail::dense_workspace_layout(m, n, sm_count);
   ASSERT_LE(layout.total(), workspace.bytes()) << what;
   std::vector<int> counters(layout.counters_bytes / sizeof(int));

@@ -24,8 +24,10 @@ GemmArgs valid_args() {
   args.weights.group_size = 128;
   args.weights.qweight = reinterpret_cast<const std::uint32_t*>(fake_device_memory);
   args.weights.scales = fake_device_memory;
-  args.workspace = fake_device_memory;
-  args.workspace_bytes = gemm_workspace_bytes(args.m, args.weights.n, 132);
+  args.workspace.data = fake_device_memory;
+  args.workspace.bytes = gemm_workspace_bytes(args.m, args.weights.n, 132);
+  args.workspace.max_m = args.m;
+  args.workspace.n = args.weights.n;
   return args;
 }
 
@@ -63,7 +65,7 @@ TEST(GemmArgs, RejectsEachBadArgumentWithItsRule) {
   args.c = fake_device_memory + 2;
   expect_rejected(args, "16-byte aligned");
   args = valid_args();
-  args.workspace = fake_device_memory + 4;
+  args.workspace.data = fake_device_memory + 4;
   expect_rejected(args, "workspace must be 16-byte aligned");
   args = valid_args();
   args.activation_dtype = DType::kFloat32;
@@ -110,6 +112,52 @@ TEST(GemmArgs, RejectsMismatchedFormatsAndShapesPastTheLimits) {
   args = valid_args();
   args.weights.group_size = 16;
   expect_rejected(args, "group_size=16 must be 32, 64, 128 or -1");
+}
+
+// A workspace serves the problems it was sized for, and nothing larger: a call past its max_m, n
+// or act-order k could put its fp32 scratch on the counters another call needs zeroed.
+TEST(GemmArgs, RejectsCallsBeyondTheWorkspaceCapacity) {
+  auto args = valid_args();
+  args.m = 17;
+  expect_rejected(args, "m=17 exceeds the workspace's max_m=16");
+  args = valid_args();
+  args.workspace.n = 2048;
+  expect_rejected(args, "n=4096 exceeds the workspace's n=2048");
+  args = valid_args();
+  args.weights.perm = reinterpret_cast<const std::int32_t*>(fake_device_memory);
+  args.workspace.max_act_order_k = 1024;
+  expect_rejected(args, "act-order weights with k=4096 need a workspace with max_act_order_k >= k");
+  args = valid_args();
+  args.m = (1 << 30) + 1;
+  expect_rejected(args, "must be at most 2^30");
+}
+
+// upload() checks a packed matrix before copying it: the kernels trust its sizes, and
+// act-order's gather trusts perm.
+TEST(GemmArgs, UploadRefusesInconsistentPackedMatrices) {
+  PackedMatrix packed;
+  packed.k = 128;
+  packed.n = 64;
+  packed.group_size = 128;
+  packed.qweight.assign(128 * 64 / 8 - 1, 0u);  // one word short
+  packed.scales.assign(64, 0);
+  try {
+    upload(packed);
+    FAIL() << "a short qweight was uploaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("upload: qweight has 1023 words"), std::string::npos)
+        << e.what();
+  }
+  packed.qweight.push_back(0u);
+  packed.perm.assign(128, 0);  // not a permutation
+  try {
+    upload(packed);
+    FAIL() << "a perm with repeated rows was uploaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("upload: perm (128 entries) must hold each row"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(GemmArgs, WorkspaceCoversEveryConfiguration) {

@@ -68,8 +68,7 @@ TEST(GptqToKernel, PackedGptqWeightsMultiplyCorrectly) {
   args.m = m;
   args.weights = packed.view();
   args.c = c_device;
-  args.workspace = workspace.data();
-  args.workspace_bytes = workspace.bytes();
+  args.workspace = workspace.view();
   gemm(args, nullptr);
   std::vector<std::uint16_t> c(static_cast<std::size_t>(m) * n);
   CUDA_CHECK(cudaMemcpy(c.data(), c_device, c.size() * sizeof(std::uint16_t), cudaMemcpyDeviceToHost));
