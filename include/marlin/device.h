@@ -26,5 +26,7 @@ std::string cuda_unavailable_reason();
 DeviceInfo query_device(int device);
 // Properties of the current device.
 DeviceInfo current_device();
+// SM count of the current device: one attribute query, cheap enough for every launch.
+int current_sm_count();
 
 }  // namespace marlin

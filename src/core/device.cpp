@@ -46,4 +46,12 @@ DeviceInfo current_device() {
   return query_device(device);
 }
 
+int current_sm_count() {
+  int device = 0;
+  int sm_count = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
+  return sm_count;
+}
+
 }  // namespace marlin

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/cuda_check.h"
+#include "marlin/device.h"
 #include "marlin/gemm.h"
 
 namespace marlin {
@@ -71,11 +72,7 @@ DeviceMatrix upload(const PackedMatrix& packed) {
 }
 
 Workspace::Workspace(int max_m, int n, int max_act_order_k) {
-  int device = 0;
-  int sm_count = 0;
-  CUDA_CHECK(cudaGetDevice(&device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
-  view_.bytes = gemm_workspace_bytes(max_m, n, sm_count, max_act_order_k);
+  view_.bytes = gemm_workspace_bytes(max_m, n, current_sm_count(), max_act_order_k);
   view_.max_m = max_m;
   view_.n = n;
   view_.max_act_order_k = max_act_order_k;

@@ -8,6 +8,7 @@
 #include "core/cuda_check.h"
 #include "gemm/dense_dispatch.h"
 #include "kernels/act_order/gather_columns.h"
+#include "marlin/device.h"
 #include "marlin/status.h"
 
 namespace marlin {
@@ -16,14 +17,6 @@ namespace {
 bool aligned16(const void* pointer) { return reinterpret_cast<std::uintptr_t>(pointer) % 16 == 0; }
 
 std::string str(long long value) { return std::to_string(value); }
-
-int current_sm_count() {
-  int device = 0;
-  int sm_count = 0;
-  CUDA_CHECK(cudaGetDevice(&device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
-  return sm_count;
-}
 
 int log2_of_power_of_two(int value) {
   int shift = 0;
@@ -108,10 +101,9 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
       gemm_detail::dense_kernel(args.activation_dtype, w.scheme, config);
 
   int device = 0;
-  int sm_count = 0;
   int shared_limit = 0;
   CUDA_CHECK(cudaGetDevice(&device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
+  const int sm_count = current_sm_count();
   CUDA_CHECK(cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
   // The layout follows the workspace's capacities (WorkspaceView), never the call: counters at
   // the front, fp32 partial slots, then room for A with permuted columns.
