@@ -60,6 +60,11 @@ void add_convert_command(CLI::App& app) {
         });
     if (bar) bar->finish();
     fmt::print("converted {} ({}) -> {}\n", options->input, summary.input_kind, options->output);
+    if (!summary.gemm_unsupported.empty()) {
+      fmt::print(stderr, "warning: {} linear layers are packed but the dense GEMM cannot run them:\n",
+                 summary.gemm_unsupported.size());
+      for (const auto& line : summary.gemm_unsupported) fmt::print(stderr, "  {}\n", line);
+    }
     fmt::print("  linear layers packed: {}\n", summary.quantized_modules);
     fmt::print("  tensors copied:       {}\n", summary.copied_tensors);
     fmt::print("  size: {} -> {} ({:.2f}x smaller)\n", human_bytes(summary.input_bytes),

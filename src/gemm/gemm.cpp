@@ -9,6 +9,7 @@
 #include "gemm/dense_dispatch.h"
 #include "kernels/act_order/gather_columns.h"
 #include "marlin/device.h"
+#include "marlin/gemm_shapes.h"
 #include "marlin/status.h"
 
 namespace marlin {
@@ -35,14 +36,8 @@ void check_args(const GemmArgs& args) {
           "weights.scale_dtype (" + std::string(dtype_name(w.scale_dtype)) +
               ") must equal the activation dtype (" + std::string(dtype_name(args.activation_dtype)) + ")");
   require(args.m >= 1, "m=" + str(args.m) + " must be at least 1");
-  require(w.k >= 128 && w.k % 128 == 0, "k=" + str(w.k) + " must be a positive multiple of 128");
-  require(w.n >= 64 && w.n % 64 == 0, "n=" + str(w.n) + " must be a positive multiple of 64");
-  const int group = w.group_size == kPerChannel ? w.k : w.group_size;
-  require(w.group_size == kPerChannel || w.group_size == 32 || w.group_size == 64 ||
-              w.group_size == 128,
-          "group_size=" + str(w.group_size) + " must be 32, 64, 128 or -1 (per-channel)");
-  require(w.k % group == 0,
-          "k=" + str(w.k) + " must be a multiple of group_size=" + str(w.group_size));
+  const std::string shape_violation = gemm_shape_violation(w.k, w.n, w.group_size);
+  require(shape_violation.empty(), shape_violation);
   require(args.a && args.c && w.qweight && w.scales,
           "A, C, weights.qweight and weights.scales must all be device pointers (one is null)");
   require(aligned16(args.a) && aligned16(args.c) && aligned16(w.qweight) && aligned16(w.scales),

@@ -10,6 +10,7 @@
 
 #include "io/convert_source.h"
 #include "io/io_util.h"
+#include "marlin/gemm_shapes.h"
 #include "marlin/io/checkpoint.h"
 #include "marlin/pack.h"
 
@@ -217,6 +218,11 @@ ConvertSummary convert_checkpoint(const ConvertOptions& options,
   ConvertSummary summary;
   summary.input_kind = source.kind();
   summary.input_bytes = source.files().total_bytes();
+  for (const auto& planned : plan) {
+    const std::string violation =
+        gemm_shape_violation(planned.shape.k, planned.shape.n, metadata.group_size);
+    if (!violation.empty()) summary.gemm_unsupported.push_back(planned.module->name + ": " + violation);
+  }
   const ModelFiles& files = source.files();
   for (const auto& name : files.names()) {
     if (source.consumed(name)) continue;

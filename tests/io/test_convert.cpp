@@ -57,6 +57,14 @@ TEST(Convert, FloatModelToMarlinWithRtn) {
   });
   EXPECT_EQ(summary.input_kind, "float16");
   EXPECT_EQ(summary.quantized_modules, 7u);
+  // The tiny model's k=64 and 128-row layers are exact checkpoints but below the GEMM's k rule.
+  // down_proj (k=128, n=64) is the one the GEMM runs.
+  ASSERT_EQ(summary.gemm_unsupported.size(), 6u);
+  EXPECT_NE(std::find(summary.gemm_unsupported.begin(), summary.gemm_unsupported.end(),
+                      "model.layers.0.self_attn.q_proj: k=64 must be a positive multiple of 128"),
+            summary.gemm_unsupported.end());
+  for (const auto& line : summary.gemm_unsupported)
+    EXPECT_EQ(line.find("down_proj"), std::string::npos) << line;
   EXPECT_EQ(summary.copied_tensors, 3u);
   EXPECT_EQ(summary.verified_values, 7u * 256);
   EXPECT_EQ(calls, 3u + 2 * 7);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace marlin::io {
 
@@ -43,6 +44,9 @@ struct ConvertSummary {
   std::uint64_t input_bytes = 0;   // tensor bytes of the input
   std::uint64_t output_bytes = 0;  // bytes of the written safetensors files
   std::size_t verified_values = 0;
+  // Packed layers the dense GEMM cannot run ("module: rule", marlin/gemm_shapes.h): the
+  // checkpoint is still written (it is exact), but these layers need another kernel.
+  std::vector<std::string> gemm_unsupported;
 };
 
 // Quantized inputs keep their scheme: symmetric INT4, INT4 with zero points (AWQ, asymmetric
