@@ -78,13 +78,8 @@ constexpr int kInt8TileWords = kTileK * kTileN / 4;  // 256 words = 1024 bytes
 constexpr int kWordsPerLane = 4;                  // 16 bytes: one cp.async / ld.shared.v4
 constexpr int kColumnGroups = kTileN / 8;         // 8 mma n8 column groups per tile
 
-// Word offset of tile (tile_k, tile_n) in a packed matrix with n columns.
-MARLIN_HOST_DEVICE std::int64_t int4_tile_word_offset(std::int64_t tile_k, std::int64_t tile_n,
-                                                      std::int64_t n) {
-  return (tile_k * (n / kTileN) + tile_n) * kInt4TileWords;
-}
-
-// Word offset of tile (tile_k, tile_n) for `bits` (4 or 8) per code.
+// Word offset of tile (tile_k, tile_n) in a packed matrix with n columns and `bits` (4 or 8) per
+// code.
 MARLIN_HOST_DEVICE std::int64_t tile_word_offset(std::int64_t tile_k, std::int64_t tile_n,
                                                  std::int64_t n, int bits) {
   return (tile_k * (n / kTileN) + tile_n) * (kInt4TileWords * bits / 4);

@@ -73,11 +73,11 @@ TEST(PackedFormat, EachLaneOwnsOneMmaFragmentPerColumnGroup) {
 }
 
 TEST(PackedFormat, TilesAreRowMajorOverTheTileGrid) {
-  EXPECT_EQ(layout::int4_tile_word_offset(0, 0, 256), 0);
-  EXPECT_EQ(layout::int4_tile_word_offset(0, 1, 256), 128);
-  EXPECT_EQ(layout::int4_tile_word_offset(1, 0, 256), 4 * 128);
-  EXPECT_EQ(layout::int4_tile_word_offset(1, 2, 256), 6 * 128);
-  EXPECT_EQ(layout::int4_tile_word_offset(3, 1, 128), 7 * 128);
+  EXPECT_EQ(layout::tile_word_offset(0, 0, 256, 4), 0);
+  EXPECT_EQ(layout::tile_word_offset(0, 1, 256, 4), 128);
+  EXPECT_EQ(layout::tile_word_offset(1, 0, 256, 4), 4 * 128);
+  EXPECT_EQ(layout::tile_word_offset(1, 2, 256, 4), 6 * 128);
+  EXPECT_EQ(layout::tile_word_offset(3, 1, 128, 4), 7 * 128);
 }
 
 TEST(PackedFormat, ScalesAreTransposedAsAnEightByEightBlock) {

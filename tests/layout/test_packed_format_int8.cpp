@@ -75,7 +75,6 @@ TEST(PackedFormatInt8, TilesAreTwiceTheInt4TilesAndRowMajor) {
   EXPECT_EQ(layout::tile_word_offset(0, 1, 256, 8), 256);
   EXPECT_EQ(layout::tile_word_offset(1, 0, 256, 8), 4 * 256);
   EXPECT_EQ(layout::tile_word_offset(3, 1, 128, 8), 7 * 256);
-  EXPECT_EQ(layout::tile_word_offset(3, 1, 128, 4), layout::int4_tile_word_offset(3, 1, 128));
 }
 
 // One non-zero code in a 32 x 128 INT8 matrix (2 x 2 tiles of 256 words) lands in exactly the word
