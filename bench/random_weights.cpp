@@ -26,10 +26,6 @@ float unit_float(std::uint64_t bits) {
   return static_cast<float>(bits >> 40) * (1.0f / 16777216.0f);
 }
 
-std::uint16_t to_16bit(float value, DType dtype) {
-  return dtype == DType::kBFloat16 ? float_to_bf16(value).bits : float_to_half(value).bits;
-}
-
 // Runs body(begin, end) over [0, count) split into one contiguous range per host core.
 template <typename Body>
 void parallel_for(std::size_t count, const Body& body) {
@@ -124,7 +120,7 @@ void dequantize_bands(RandomLayer& layer) {
         const std::size_t group = static_cast<std::size_t>(band.group_of_row(row)) * n + col;
         const int zero = implicit_zero >= 0 ? implicit_zero : band.zeros[group];
         const int code = band.q[static_cast<std::size_t>(row) * n + col];
-        return to_16bit(static_cast<float>(code - zero) * band.scales[group], packed.scale_dtype);
+        return float_to_16bit(static_cast<float>(code - zero) * band.scales[group], packed.scale_dtype);
       };
       if (layer.layout == WeightLayout::kKN) {
         for (int row = 0; row < kBandRows; ++row) {
@@ -195,7 +191,7 @@ RandomLayer make_random_layer(int k, int n, const WeightSpec& spec, WeightLayout
   packed.scales.resize(groups * static_cast<std::size_t>(n));
   for (std::size_t i = 0; i < packed.scales.size(); ++i) {
     const float scale = (0.5f + unit_float(mix(seed ^ 0x5ca1e5ull, i))) / scale_unit;
-    packed.scales[i] = to_16bit(scale, spec.dtype);
+    packed.scales[i] = float_to_16bit(scale, spec.dtype);
   }
   if (scheme_has_zeros(spec.scheme)) {
     packed.zeros.resize(packed.scales.size());
@@ -212,7 +208,7 @@ std::vector<std::uint16_t> random_activations(std::size_t count, DType dtype, st
   std::vector<std::uint16_t> values(count);
   parallel_for(count, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) {
-      values[i] = to_16bit(2.0f * unit_float(mix(seed, i)) - 1.0f, dtype);
+      values[i] = float_to_16bit(2.0f * unit_float(mix(seed, i)) - 1.0f, dtype);
     }
   });
   return values;

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "marlin/dtype.h"
+
 namespace marlin {
 
 struct Half {
@@ -17,5 +19,9 @@ float half_to_float(Half h);
 Half float_to_half(float f);
 float bf16_to_float(BFloat16 h);
 BFloat16 float_to_bf16(float f);
+
+// The same for a 16-bit `dtype` chosen at run time: kBFloat16 means bf16, anything else fp16.
+std::uint16_t float_to_16bit(float value, DType dtype);
+float float_from_16bit(std::uint16_t bits, DType dtype);
 
 }  // namespace marlin

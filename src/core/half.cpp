@@ -62,4 +62,12 @@ BFloat16 float_to_bf16(float f) {
   return BFloat16{static_cast<std::uint16_t>((u + 0x7fffu + lsb) >> 16)};
 }
 
+std::uint16_t float_to_16bit(float value, DType dtype) {
+  return dtype == DType::kBFloat16 ? float_to_bf16(value).bits : float_to_half(value).bits;
+}
+
+float float_from_16bit(std::uint16_t bits, DType dtype) {
+  return dtype == DType::kBFloat16 ? bf16_to_float(BFloat16{bits}) : half_to_float(Half{bits});
+}
+
 }  // namespace marlin

@@ -13,14 +13,6 @@
 namespace marlin {
 namespace {
 
-std::uint16_t scale_bits(float value, DType dtype) {
-  return dtype == DType::kBFloat16 ? float_to_bf16(value).bits : float_to_half(value).bits;
-}
-
-float scale_value(std::uint16_t bits, DType dtype) {
-  return dtype == DType::kBFloat16 ? bf16_to_float(BFloat16{bits}) : half_to_float(Half{bits});
-}
-
 // Index of column `col` of row `group` of a scale (or zero) matrix in the stored order, which is
 // transposed as an 8 x 8 block within every 64 columns.
 std::size_t stored_index(int group, int col, int n) {
@@ -122,7 +114,7 @@ void check_packable(const QuantizedMatrix& w) {
   // silently in the packed copy.
   for (std::size_t i = 0; i < w.scales.size(); ++i) {
     const float scale = w.scales[i];
-    if (scale_value(scale_bits(scale, w.scale_dtype), w.scale_dtype) != scale) {
+    if (float_from_16bit(float_to_16bit(scale, w.scale_dtype), w.scale_dtype) != scale) {
       require(false, "pack: scales[" + std::to_string(i) + "]=" + std::to_string(scale) +
                          " is not exactly representable in " +
                          std::string(dtype_name(w.scale_dtype)));
@@ -143,7 +135,7 @@ PackedMatrix pack(const QuantizedMatrix& w) {
   p.perm = layout::act_order_permutation(w);
   p.qweight = layout::pack_codes(w.q, w.k, w.n, scheme_bits(w.scheme), p.perm);
   p.scales = to_stored_order<std::uint16_t>(
-      w.scales, w.n, [&](float value) { return scale_bits(value, w.scale_dtype); });
+      w.scales, w.n, [&](float value) { return float_to_16bit(value, w.scale_dtype); });
   if (scheme_has_zeros(w.scheme)) {
     p.zeros = to_stored_order<std::uint8_t>(w.zeros, w.n, [](std::uint8_t z) { return z; });
   }
@@ -160,7 +152,7 @@ QuantizedMatrix unpack(const PackedMatrix& p) {
   w.scale_dtype = p.scale_dtype;
   w.q = layout::unpack_codes(p.qweight, p.k, p.n, scheme_bits(p.scheme), p.perm);
   w.scales = from_stored_order<float>(
-      p.scales, p.n, [&](std::uint16_t bits) { return scale_value(bits, p.scale_dtype); });
+      p.scales, p.n, [&](std::uint16_t bits) { return float_from_16bit(bits, p.scale_dtype); });
   if (scheme_has_zeros(p.scheme)) {
     w.zeros = from_stored_order<std::uint8_t>(p.zeros, p.n, [](std::uint8_t z) { return z; });
   }

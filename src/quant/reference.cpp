@@ -90,22 +90,14 @@ void validate(const QuantizedMatrix& w) {
 
 namespace {
 
-std::uint16_t dtype_bits_of(float value, DType dtype) {
-  return dtype == DType::kBFloat16 ? float_to_bf16(value).bits : float_to_half(value).bits;
-}
-
-float dtype_value_of(std::uint16_t bits, DType dtype) {
-  return dtype == DType::kBFloat16 ? bf16_to_float(BFloat16{bits}) : half_to_float(Half{bits});
-}
-
 // The smallest value representable in `dtype` that is >= value (value > 0). For positive finite
 // fp16 and bf16 numbers the next representable value up is the bit pattern plus one, which also
 // covers values below the smallest subnormal (0 -> smallest subnormal). Infinity when the value
 // is beyond the type's range.
 float round_up_to_dtype(float value, DType dtype) {
-  std::uint16_t bits = dtype_bits_of(value, dtype);
-  if (dtype_value_of(bits, dtype) < value) ++bits;
-  return dtype_value_of(bits, dtype);
+  std::uint16_t bits = float_to_16bit(value, dtype);
+  if (float_from_16bit(bits, dtype) < value) ++bits;
+  return float_from_16bit(bits, dtype);
 }
 
 [[noreturn]] void throw_scale_out_of_range(float needed, int group, int col, DType dtype) {

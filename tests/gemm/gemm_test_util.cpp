@@ -11,22 +11,14 @@
 
 namespace marlin::testing {
 
-std::uint16_t to_bits16(float value, DType dtype) {
-  return dtype == DType::kBFloat16 ? float_to_bf16(value).bits : float_to_half(value).bits;
-}
-
-float from_bits16(std::uint16_t bits, DType dtype) {
-  return dtype == DType::kBFloat16 ? bf16_to_float(BFloat16{bits}) : half_to_float(Half{bits});
-}
-
 Values16 random_values16(std::size_t count, DType dtype, std::mt19937& rng) {
   Values16 out;
   out.bits.resize(count);
   out.values.resize(count);
   std::uniform_real_distribution<float> value(-1.0f, 1.0f);
   for (std::size_t i = 0; i < count; ++i) {
-    out.bits[i] = to_bits16(value(rng), dtype);
-    out.values[i] = from_bits16(out.bits[i], dtype);
+    out.bits[i] = float_to_16bit(value(rng), dtype);
+    out.values[i] = float_from_16bit(out.bits[i], dtype);
   }
   return out;
 }
@@ -57,7 +49,7 @@ QuantizedMatrix random_weights(QuantScheme scheme, int k, int n, int group_size,
   const float shrink = static_cast<float>(1 << (bits - 4));
   std::uniform_real_distribution<float> scale(0.002f / shrink, 0.02f / shrink);
   w.scales.resize(group_values);
-  for (auto& s : w.scales) s = from_bits16(to_bits16(scale(rng), scale_dtype), scale_dtype);
+  for (auto& s : w.scales) s = float_from_16bit(float_to_16bit(scale(rng), scale_dtype), scale_dtype);
   return w;
 }
 
@@ -101,7 +93,7 @@ void expect_matches_reference(const std::vector<std::uint16_t>& c, DType dtype,
   std::size_t bad = 0;
   std::size_t first_bad = 0;
   for (std::size_t i = 0; i < c.size(); ++i) {
-    const double value = from_bits16(c[i], dtype);
+    const double value = float_from_16bit(c[i], dtype);
     const double diff = value - reference[i];
     if (!std::isfinite(value) ||
         std::fabs(diff) > tolerance.per_element * (std::fabs(reference[i]) + rms)) {
@@ -111,7 +103,7 @@ void expect_matches_reference(const std::vector<std::uint16_t>& c, DType dtype,
   }
   const double relative = std::sqrt(error_sq / reference_sq);
   EXPECT_EQ(bad, 0u) << what << ": " << bad << " bad elements, first at " << first_bad
-                     << " (got " << from_bits16(c[first_bad], dtype) << ", want "
+                     << " (got " << float_from_16bit(c[first_bad], dtype) << ", want "
                      << reference[first_bad] << ")";
   EXPECT_LT(relative, tolerance.relative_frobenius)
       << what << ": relative Frobenius error " << relative;

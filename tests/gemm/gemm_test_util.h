@@ -47,10 +47,6 @@ class DeviceBuffer {
   std::size_t count_;
 };
 
-// fp16 or bf16 (chosen at run time) <-> fp32, round-to-nearest-even like the kernels.
-std::uint16_t to_bits16(float value, DType dtype);
-float from_bits16(std::uint16_t bits, DType dtype);
-
 // 16-bit values as the device sees them (bits) and the same values exactly as fp32 (values),
 // which is what every reference computes with.
 struct Values16 {
