@@ -13,7 +13,8 @@ struct DenseKernelEntry {
   // Launches on `grid` blocks. Arguments are checked by the caller.
   void (*launch)(const DenseParams& params, int grid, cudaStream_t stream);
   // Blocks that fit on one SM of the current device (registers, shared memory); also makes the
-  // kernel's shared-memory opt-in, so call it before the first launch.
+  // kernel's shared-memory opt-in on that device, so call it before every launch (it queries
+  // each device once and then answers from a cache).
   int (*resident_blocks_per_sm)();
   int shared_bytes;
 };

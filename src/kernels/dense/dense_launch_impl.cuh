@@ -1,6 +1,8 @@
 // Definition of the launch entries, included by the per-format instantiation files only.
 #pragma once
 
+#include <atomic>
+
 #include "core/cuda_check.h"
 #include "kernels/dense/dense_format.h"
 #include "kernels/dense/dense_kernel.cuh"
@@ -16,14 +18,26 @@ void launch_dense(const DenseParams& params, int grid, cudaStream_t stream) {
   CUDA_CHECK_LAUNCH("dense_kernel");
 }
 
+// Blocks of dense_kernel<T, F> resident per SM on the current device. The occupancy query (and
+// the shared-memory opt-in it needs) runs once per device, not on every launch: its answer only
+// depends on the kernel and the device.
 template <class T, class F>
 int resident_blocks_per_sm_dense() {
   constexpr int kShared = StageLayout<T, F>::kSharedBytes;
+  constexpr int kMaxDevices = 64;
+  static std::atomic<int> known[kMaxDevices] = {};  // 0: not queried yet, else blocks + 1
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  if (device < kMaxDevices) {
+    const int cached = known[device].load(std::memory_order_acquire);
+    if (cached != 0) return cached - 1;
+  }
   CUDA_CHECK(cudaFuncSetAttribute(dense_kernel<T, F>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   kShared));
   int blocks = 0;
   CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, dense_kernel<T, F>,
                                                            T::kThreads, kShared));
+  if (device < kMaxDevices) known[device].store(blocks + 1, std::memory_order_release);
   return blocks;
 }
 
