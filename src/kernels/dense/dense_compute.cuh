@@ -16,17 +16,17 @@ namespace marlin::kernels::dense {
 template <Activation kActivation>
 using ElementOf = std::conditional_t<kActivation == Activation::kFp16, ptx::Fp16, ptx::Bf16>;
 
+// A warp's accumulators: fragment mb * 8 + j = m block mb x column group j; with swapped
+// operands, fragment b = output columns 16b .. 16b + 15 of the slice x batch rows 0-7.
 template <class T>
 struct Accumulators {
-  ptx::FragmentC frag[T::kMBlocks][layout::kColumnGroups];
+  ptx::FragmentC frag[T::kFragments];
 
   __device__ __forceinline__ void zero() {
 #pragma unroll
-    for (int mb = 0; mb < T::kMBlocks; ++mb)
+    for (int f = 0; f < T::kFragments; ++f)
 #pragma unroll
-      for (int j = 0; j < layout::kColumnGroups; ++j)
-#pragma unroll
-        for (int v = 0; v < 4; ++v) frag[mb][j].value[v] = 0.0f;
+      for (int v = 0; v < 4; ++v) frag[f].value[v] = 0.0f;
   }
 };
 
@@ -47,7 +47,10 @@ struct WarpOperands {
       // 1; matrix q of the x4 is addressed by lanes 8q..8q+7: (rows 0-7 | 8-15) x (k 0-7 | 8-15)
       // in the order a0, a1, a2, a3 of the mma A operand (see mma.cuh).
       const int k_step = k_group * T::kKStepsPerWarp + s;
-      a_offset[s] = a_chunk_offset<T>(lane % 16, k_step * 2 + lane / 16);
+      // Swapped operands: ldmatrix x2, lanes 0-7 address batch rows 0-7 of k half 0, lanes
+      // 8-15 the same rows of k half 1: the B operand (k16 x 8 batch rows) of the mma.
+      a_offset[s] = T::kSwapOperands ? a_chunk_offset<T>(lane % 8, k_step * 2 + (lane / 8) % 2)
+                                     : a_chunk_offset<T>(lane % 16, k_step * 2 + lane / 16);
     }
     b_index = ((k_group * T::kKStepsPerWarp * T::kNSlices + slice) * F::kChunksPerLane) * 32 + lane;
     // Stages start on group boundaries when groups are no longer than a stage, else a stage
@@ -55,13 +58,143 @@ struct WarpOperands {
     const int group_row = (k_group * T::kKStepsPerWarp * 16) >> p.group_shift;
     group_offset = group_row * T::kTileN + slice * layout::kTileN + (lane / 4) * 8;
     group_mask = p.group_shift >= 31 ? -1 : (1 << p.group_shift) - 1;
+    // Keep these in registers: left alone, ptxas recomputes them from the thread index in every
+    // stage (~25 instructions per warp-stage in the m <= 8 loop, SASS sm_90a) to save registers
+    // it does not need.
+#pragma unroll
+    for (int s = 0; s < T::kKStepsPerWarp; ++s) a_offset[s] = ptx::opaque(a_offset[s]);
+    b_index = ptx::opaque(b_index);
+    group_offset = ptx::opaque(group_offset);
+    group_mask = ptx::opaque(group_mask);
   }
 };
+
+// This lane's B fragments of the 8 column groups of one (16 x 64) weight tile, values q - z
+// (unscaled).
+template <class T, class F>
+__device__ __forceinline__ void dequant_tile(const uint4* b_stage, int b_index,
+                                             const std::uint32_t (&subtrahend)[8],
+                                             ptx::FragmentB (&b)[layout::kColumnGroups]) {
+  using E = ElementOf<F::kActivation>;
+  if constexpr (F::kBits == 4) {
+    const uint4 chunk = b_stage[b_index];
+    const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
+#pragma unroll
+    for (int w = 0; w < 4; ++w) {
+      if constexpr (F::kActivation == Activation::kFp16 && !F::kHasZeros) {
+        ptx::dequant_int4_word_symmetric_f16(words[w], b[2 * w], b[2 * w + 1]);
+      } else {
+        ptx::dequant_int4_word<E>(words[w], subtrahend[2 * w], subtrahend[2 * w + 1], b[2 * w],
+                                  b[2 * w + 1]);
+      }
+    }
+  } else {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const uint4 chunk = b_stage[b_index + half * 32];
+      const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
+#pragma unroll
+      for (int w = 0; w < 4; ++w) ptx::dequant_int8_word<E>(words[w], b[4 * half + w]);
+    }
+  }
+}
+
+// m <= 8 with swapped operands: C^T = W^T A^T. The B fragments of column groups 2b and 2b + 1
+// (packed_format.h) are, register for register, the A fragment of the 16 x 16 block W^T[16b ..
+// 16b + 15][k16] (mma.cuh: a0 = rows g, k 2r..; a1 = rows g + 8; a2, a3 = k + 8), so the packed
+// layout serves unchanged. Each mma then covers 16 output columns x 8 batch rows: 4 mma per
+// 16 x 64 tile instead of 8. And a lane's accumulators of block b hold output columns 16b + g and
+// 16b + 8 + g only, the two columns whose scales it already loads, so the group scales are
+// applied to fp32 partial sums once per group instead of to every weight fragment:
+//
+//   partial = sum over the group's k steps of (q - z) * a      (fresh mma at the group's start)
+//   acc    += scale * partial                                   (16 FFMA per 64 columns)
+template <class T, class F, bool kGroupsEndInside>
+__device__ __forceinline__ void compute_steps_swapped(const std::uint8_t* stage,
+                                                      const WarpOperands<T, F>& operands,
+                                                      Accumulators<T>& acc) {
+  using E = ElementOf<F::kActivation>;
+  using Layout = StageLayout<T, F>;
+  uint4 scale_bits;
+  std::uint32_t subtrahend[layout::kColumnGroups];
+  const auto load_group = [&](int group_offset) {
+    scale_bits = *reinterpret_cast<const uint4*>(stage + Layout::kScaleOffset + group_offset * 2);
+    if constexpr (F::kHasZeros) {
+      const uint2 zero_bytes =
+          *reinterpret_cast<const uint2*>(stage + Layout::kZeroOffset + group_offset);
+#pragma unroll
+      for (int j = 0; j < layout::kColumnGroups; ++j)
+        subtrahend[j] = ptx::zero_subtrahend<E>(j < 4 ? zero_bytes.x : zero_bytes.y, j % 4);
+    } else {
+#pragma unroll
+      for (int j = 0; j < layout::kColumnGroups; ++j) subtrahend[j] = E::kMagic | 0x00080008u;
+    }
+  };
+  ptx::FragmentC partial[4];
+  const auto apply_scales = [&]() {
+    const auto* scales = reinterpret_cast<const typename E::Scalar*>(&scale_bits);
+#pragma unroll
+    for (int block = 0; block < 4; ++block) {
+      const float low = static_cast<float>(scales[2 * block]);       // column 16b + g
+      const float high = static_cast<float>(scales[2 * block + 1]);  // column 16b + 8 + g
+      acc.frag[block].value[0] += low * partial[block].value[0];
+      acc.frag[block].value[1] += low * partial[block].value[1];
+      acc.frag[block].value[2] += high * partial[block].value[2];
+      acc.frag[block].value[3] += high * partial[block].value[3];
+    }
+  };
+  int group_offset = operands.group_offset;
+  load_group(group_offset);
+  const uint4* b_stage = reinterpret_cast<const uint4*>(stage + Layout::kBOffset);
+#pragma unroll
+  for (int s = 0; s < T::kKStepsPerWarp; ++s) {
+    // With 32-row groups a new group starts every 2 steps (only then is kGroupsEndInside set).
+    const bool fresh = s == 0 || (kGroupsEndInside && (s * 16) % T::kMinGroupSize == 0);
+    if (s > 0 && fresh) {
+      apply_scales();
+      group_offset += T::kTileN;
+      load_group(group_offset);
+    }
+    ptx::FragmentB b[layout::kColumnGroups];
+    dequant_tile<T, F>(b_stage, operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32,
+                       subtrahend, b);
+    ptx::FragmentB activations;
+    ptx::ldmatrix_x2(activations, ptx::shared_address(stage + operands.a_offset[s]));
+#pragma unroll
+    for (int block = 0; block < 4; ++block) {
+      const ptx::FragmentA weights{{b[2 * block].reg[0], b[2 * block + 1].reg[0],
+                                    b[2 * block].reg[1], b[2 * block + 1].reg[1]}};
+      if (fresh) {
+        ptx::mma_m16n8k16_fresh<E>(partial[block], weights, activations);
+      } else {
+        ptx::mma_m16n8k16<E>(partial[block], weights, activations);
+      }
+    }
+  }
+  apply_scales();
+}
+
+template <class T, class F>
+__device__ __forceinline__ void compute_stage_swapped(const std::uint8_t* stage,
+                                                      const WarpOperands<T, F>& operands,
+                                                      Accumulators<T>& acc) {
+  // Two copies of the loop, chosen once per stage: predicating the group change inside one loop
+  // cost ~50 issue slots per stage even where no group ends (SASS, sm_90a).
+  if (operands.group_mask < T::kKStepsPerWarp * 16 - 1) {
+    compute_steps_swapped<T, F, true>(stage, operands, acc);
+  } else {
+    compute_steps_swapped<T, F, false>(stage, operands, acc);
+  }
+}
 
 template <class T, class F>
 __device__ __forceinline__ void compute_stage(const std::uint8_t* stage,
                                               const WarpOperands<T, F>& operands,
                                               Accumulators<T>& acc) {
+  if constexpr (T::kSwapOperands) {
+    compute_stage_swapped<T, F>(stage, operands, acc);
+    return;
+  }
   using E = ElementOf<F::kActivation>;
   using Layout = StageLayout<T, F>;
   // The 8 scales of this lane's columns (8j + lane/4), contiguous thanks to the transpose, and
@@ -96,28 +229,8 @@ __device__ __forceinline__ void compute_stage(const std::uint8_t* stage,
     }
     // This lane's B fragments of all 8 column groups of the (16 x 64) tile.
     ptx::FragmentB b[layout::kColumnGroups];
-    const int b_index = operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32;
-    if constexpr (F::kBits == 4) {
-      const uint4 chunk = b_stage[b_index];
-      const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
-#pragma unroll
-      for (int w = 0; w < 4; ++w) {
-        if constexpr (F::kActivation == Activation::kFp16 && !F::kHasZeros) {
-          ptx::dequant_int4_word_symmetric_f16(words[w], b[2 * w], b[2 * w + 1]);
-        } else {
-          ptx::dequant_int4_word<E>(words[w], subtrahend[2 * w], subtrahend[2 * w + 1], b[2 * w],
-                                    b[2 * w + 1]);
-        }
-      }
-    } else {
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const uint4 chunk = b_stage[b_index + half * 32];
-        const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
-#pragma unroll
-        for (int w = 0; w < 4; ++w) ptx::dequant_int8_word<E>(words[w], b[4 * half + w]);
-      }
-    }
+    dequant_tile<T, F>(b_stage, operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32,
+                       subtrahend, b);
 #pragma unroll
     for (int j = 0; j < layout::kColumnGroups; ++j) ptx::scale_fragment<E>(b[j], column_scales[j]);
 
@@ -127,7 +240,7 @@ __device__ __forceinline__ void compute_stage(const std::uint8_t* stage,
       ptx::ldmatrix_x4(a, ptx::shared_address(stage + operands.a_offset[s] +
                                               mb * 16 * T::kAChunksPerRow * 16));
 #pragma unroll
-      for (int j = 0; j < layout::kColumnGroups; ++j) ptx::mma_m16n8k16<E>(acc.frag[mb][j], a, b[j]);
+      for (int j = 0; j < layout::kColumnGroups; ++j) ptx::mma_m16n8k16<E>(acc.frag[mb * 8 + j], a, b[j]);
     }
   }
 }

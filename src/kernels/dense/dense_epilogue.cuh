@@ -8,6 +8,7 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/dense/dense_compute.cuh"
 #include "kernels/dense/dense_params.h"
@@ -20,16 +21,14 @@ __device__ __forceinline__ void reduce_within_block(Accumulators<T>& acc, float4
                                                     int slice, int k_group) {
   if constexpr (T::kKGroups > 1) {
     const int lane = threadIdx.x % 32;
-    float4* mine = reduce_buffer + slice * (T::kMBlocks * 8 * 32);
+    float4* mine = reduce_buffer + slice * (T::kFragments * 32);
 #pragma unroll
     for (int step = T::kKGroups - 1; step >= 0; --step) {
       if (k_group == step) {
 #pragma unroll
-        for (int mb = 0; mb < T::kMBlocks; ++mb)
-#pragma unroll
-          for (int j = 0; j < 8; ++j) {
-            float4* cell = mine + (mb * 8 + j) * 32 + lane;
-            float* v = acc.frag[mb][j].value;
+        for (int f = 0; f < T::kFragments; ++f) {
+            float4* cell = mine + f * 32 + lane;
+            float* v = acc.frag[f].value;
             if (step < T::kKGroups - 1) {
               const float4 partial = *cell;
               v[0] += partial.x;
@@ -62,6 +61,17 @@ __device__ __forceinline__ void store_plain_pair(const DenseParams& p, std::int6
   }
 }
 
+template <class F>
+__device__ __forceinline__ void store_plain_one(const DenseParams& p, std::int64_t row, int column,
+                                                float value) {
+  auto* out = static_cast<std::uint16_t*>(p.c) + row * p.n + column;
+  if constexpr (F::kActivation == Activation::kFp16) {
+    *reinterpret_cast<__half*>(out) = __float2half_rn(value);
+  } else {
+    *reinterpret_cast<__nv_bfloat16*>(out) = __float2bfloat16_rn(value);
+  }
+}
+
 // Writes columns (column, column + 1) of C's `row`: + bias, + the old C when accumulating.
 template <class F>
 __device__ __forceinline__ void store_output_pair(const DenseParams& p, std::int64_t row,
@@ -80,22 +90,42 @@ __device__ __forceinline__ void store_output_pair(const DenseParams& p, std::int
   store_plain_pair<F>(p, row, column, v0, v1);
 }
 
-// Calls fn(mb, j, half, row, column) for this lane's accumulator pairs that fall inside C: the
-// pair acc.frag[mb][j].value[2 half + {0, 1}] holds columns (column, column + 1) of `row`; rows
-// are relative to the slice's m chunk, columns to its n tile. Only for warps of slices inside n.
+// Calls fn(values, row, column, kCount) for this lane's accumulator values that fall inside C:
+// values[0 .. kCount-1] are columns column .. column + kCount - 1 of `row`; rows are relative to
+// the slice's m chunk, columns to its n tile. Only for warps of slices inside n.
+//   normal:   fragment mb * 8 + j holds rows mb*16 + g (+8), columns 8j + 2r, +1: pairs.
+//   swapped:  fragment b holds columns 16b + g (+8), batch rows 2r, 2r + 1: single values.
 template <class T, class Fn>
-__device__ __forceinline__ void for_each_output_pair(const DenseParams& p, TileCoord tile,
-                                                     int slice, Fn fn) {
+__device__ __forceinline__ void for_each_output(const DenseParams& p, TileCoord tile, int slice,
+                                                Accumulators<T>& acc, Fn fn) {
   const int lane = threadIdx.x % 32;
+  const int g = lane / 4;
+  const int r = lane % 4;
   const int rows_left = p.m - tile.m_chunk * T::kRows;
+  if constexpr (T::kSwapOperands) {
 #pragma unroll
-  for (int mb = 0; mb < T::kMBlocks; ++mb) {
+    for (int block = 0; block < 4; ++block)
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int row = mb * 16 + lane / 4 + 8 * half;
-      if (row >= rows_left) continue;
+      for (int v = 0; v < 4; ++v) {
+        const int row = 2 * r + v % 2;
+        if (row < rows_left) {
+          fn(acc.frag[block].value + v, row, slice * layout::kTileN + 16 * block + g + 8 * (v / 2),
+             std::integral_constant<int, 1>{});
+        }
+      }
+  } else {
 #pragma unroll
-      for (int j = 0; j < 8; ++j) fn(mb, j, half, row, slice * layout::kTileN + 8 * j + 2 * (lane % 4));
+    for (int mb = 0; mb < T::kMBlocks; ++mb) {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int row = mb * 16 + g + 8 * half;
+        if (row >= rows_left) continue;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          fn(acc.frag[mb * 8 + j].value + 2 * half, row, slice * layout::kTileN + 8 * j + 2 * r,
+             std::integral_constant<int, 2>{});
+        }
+      }
     }
   }
 }
@@ -131,12 +161,19 @@ __device__ __forceinline__ void finish_slice(const DenseParams& p, Accumulators<
   const bool direct = !shared_slice && p.bias == nullptr && !p.accumulate;
   if (k_group == 0 && warp_in_n) {
     float* slot = partial_slot<T>(p, blockIdx.x, slice_index, k_tiles);
-    for_each_output_pair<T>(p, tile, slice_warp, [&](int mb, int j, int half, int row, int column) {
-      const float* v = acc.frag[mb][j].value + 2 * half;
-      if (direct) {
-        store_plain_pair<F>(p, row0 + row, column0 + column, v[0], v[1]);
+    for_each_output<T>(p, tile, slice_warp, acc, [&](const float* v, int row, int column, auto count) {
+      if constexpr (decltype(count)::value == 2) {
+        if (direct) {
+          store_plain_pair<F>(p, row0 + row, column0 + column, v[0], v[1]);
+        } else {
+          __stcg(reinterpret_cast<float2*>(slot + row * T::kTileN + column), make_float2(v[0], v[1]));
+        }
       } else {
-        __stcg(reinterpret_cast<float2*>(slot + row * T::kTileN + column), make_float2(v[0], v[1]));
+        if (direct) {
+          store_plain_one<F>(p, row0 + row, column0 + column, v[0]);
+        } else {
+          __stcg(slot + row * T::kTileN + column, v[0]);
+        }
       }
     });
   }

@@ -37,8 +37,7 @@ struct StageLayout {
   static constexpr int kZeroOffset = kScaleOffset + kScaleBytes;
   static constexpr int kStageBytes = kZeroOffset + kZeroBytes;
   // Intra-block reduction: one float4 per lane per (m block, n8 group) per warp slice.
-  static constexpr int kReduceBytes =
-      T::kKGroups > 1 ? T::kNSlices * T::kMBlocks * 8 * 32 * 16 : 0;
+  static constexpr int kReduceBytes = T::kKGroups > 1 ? T::kNSlices * T::kFragments * 32 * 16 : 0;
   static constexpr int kSharedBytes = T::kStages * kStageBytes + kReduceBytes;
   static_assert(kStageBytes % 128 == 0, "stages must stay 128-byte aligned");
 };

@@ -16,7 +16,8 @@
 
 namespace marlin::kernels::dense {
 
-template <int kMBlocks_, int kTileK_, int kTileN_, int kStages_, int kBlocksPerSM_>
+template <int kMBlocks_, int kTileK_, int kTileN_, int kStages_, int kBlocksPerSM_,
+          bool kSwapOperands_ = false>
 struct Tiling {
   static constexpr int kMBlocks = kMBlocks_;  // 16-row mma blocks of A per tile
   static constexpr int kTileK = kTileK_;
@@ -24,6 +25,10 @@ struct Tiling {
   static constexpr int kStages = kStages_;    // cp.async pipeline depth
   // Resident blocks per SM the configuration is built for (registers are capped to allow it).
   static constexpr int kBlocksPerSM = kBlocksPerSM_;
+  // Weights as the mma A operand and activations as B (C^T = W^T A^T), for m <= 8: see
+  // dense_compute.cuh. Then a warp holds 4 accumulator fragments per slice, else kMBlocks * 8.
+  static constexpr bool kSwapOperands = kSwapOperands_;
+  static constexpr int kFragments = kSwapOperands ? 4 : kMBlocks_ * 8;
 
   static constexpr int kThreads = 256;
   static constexpr int kWarps = kThreads / 32;
@@ -49,7 +54,8 @@ struct Tiling {
 //    finer partition (1.43x against 1.20x with 128 x 256).
 //  - larger m: 32-row chunks of 128 x 256 tiles, one block per SM; better than 64-row tiles at
 //    m = 32-128 on both models (70B m = 32: 1.61x against 1.32x).
-using TilingSmallM = Tiling<1, 128, 256, 4, 2>;
+// Swapped operands cover 8 batch rows: this tiling serves m <= 8 only (dense_dispatch.cpp).
+using TilingSmallM = Tiling<1, 128, 256, 4, 2, true>;
 using TilingMediumM = Tiling<1, 128, 128, 6, 2>;
 using TilingLargeM = Tiling<2, 128, 256, 4, 1>;
 
