@@ -27,17 +27,17 @@ __device__ __forceinline__ void reduce_within_block(Accumulators<T>& acc, float4
       if (k_group == step) {
 #pragma unroll
         for (int f = 0; f < T::kFragments; ++f) {
-            float4* cell = mine + f * 32 + lane;
-            float* v = acc.frag[f].value;
-            if (step < T::kKGroups - 1) {
-              const float4 partial = *cell;
-              v[0] += partial.x;
-              v[1] += partial.y;
-              v[2] += partial.z;
-              v[3] += partial.w;
-            }
-            if (step > 0) *cell = make_float4(v[0], v[1], v[2], v[3]);
+          float4* cell = mine + f * 32 + lane;
+          float* v = acc.frag[f].value;
+          if (step < T::kKGroups - 1) {
+            const float4 partial = *cell;
+            v[0] += partial.x;
+            v[1] += partial.y;
+            v[2] += partial.z;
+            v[3] += partial.w;
           }
+          if (step > 0) *cell = make_float4(v[0], v[1], v[2], v[3]);
+        }
       }
       if (step > 0) __syncthreads();
     }
