@@ -40,14 +40,6 @@ __device__ __forceinline__ int opaque(int value) {
   return result;
 }
 
-// Four 8x8 b16 matrices as two B operands: matrices 0, 1 -> b, matrices 2, 3 -> c.
-__device__ __forceinline__ void ldmatrix_x4(FragmentB& b, FragmentB& c,
-                                            std::uint32_t shared_addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(b.reg[0]), "=r"(b.reg[1]), "=r"(c.reg[0]), "=r"(c.reg[1])
-               : "r"(shared_addr));
-}
-
 // Two 8x8 b16 matrices; lanes 0-15 give the row addresses (matrix t/8, row t%8).
 __device__ __forceinline__ void ldmatrix_x2(FragmentB& frag, std::uint32_t shared_addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n"

@@ -17,8 +17,7 @@ template <Activation kActivation>
 using ElementOf = std::conditional_t<kActivation == Activation::kFp16, ptx::Fp16, ptx::Bf16>;
 
 // A warp's accumulators: fragment mb * 8 + j = m block mb x column group j; with swapped
-// operands, fragment 4 nb + b = output columns 16b .. 16b + 15 of the slice x batch rows
-// 8 nb .. 8 nb + 7.
+// operands, fragment b = output columns 16b .. 16b + 15 of the slice x batch rows 0-7.
 template <class T>
 struct Accumulators {
   ptx::FragmentC frag[T::kFragments];
@@ -48,12 +47,10 @@ struct WarpOperands {
       // 1; matrix q of the x4 is addressed by lanes 8q..8q+7: (rows 0-7 | 8-15) x (k 0-7 | 8-15)
       // in the order a0, a1, a2, a3 of the mma A operand (see mma.cuh).
       const int k_step = k_group * T::kKStepsPerWarp + s;
-      // Swapped operands: matrix q = (batch rows 0-7 | 8-15) x (k 0-7 | 8-15) in the order
-      // (rows 0-7, k lo), (rows 0-7, k hi), (rows 8-15, k lo), (rows 8-15, k hi): the B operands
-      // (k16 x 8 batch rows) of batch blocks 0 and 1 (ldmatrix x2 reads the first two only).
-      a_offset[s] = T::kSwapOperands
-                        ? a_chunk_offset<T>(lane % 8 + 8 * (lane / 16), k_step * 2 + (lane / 8) % 2)
-                        : a_chunk_offset<T>(lane % 16, k_step * 2 + lane / 16);
+      // Swapped operands: ldmatrix x2, lanes 0-7 address batch rows 0-7 of k half 0, lanes
+      // 8-15 the same rows of k half 1: the B operand (k16 x 8 batch rows) of the mma.
+      a_offset[s] = T::kSwapOperands ? a_chunk_offset<T>(lane % 8, k_step * 2 + (lane / 8) % 2)
+                                     : a_chunk_offset<T>(lane % 16, k_step * 2 + lane / 16);
     }
     b_index = ((k_group * T::kKStepsPerWarp * T::kNSlices + slice) * F::kChunksPerLane) * 32 + lane;
     // Stages start on group boundaries when groups are no longer than a stage, else a stage
@@ -102,7 +99,7 @@ __device__ __forceinline__ void dequant_tile(const uint4* b_stage, int b_index,
   }
 }
 
-// m <= 16 with swapped operands: C^T = W^T A^T. The B fragments of column groups 2b and 2b + 1
+// m <= 8 with swapped operands: C^T = W^T A^T. The B fragments of column groups 2b and 2b + 1
 // (packed_format.h) are, register for register, the A fragment of the 16 x 16 block W^T[16b ..
 // 16b + 15][k16] (mma.cuh: a0 = rows g, k 2r..; a1 = rows g + 8; a2, a3 = k + 8), so the packed
 // layout serves unchanged. Each mma then covers 16 output columns x 8 batch rows: 4 mma per
@@ -111,7 +108,7 @@ __device__ __forceinline__ void dequant_tile(const uint4* b_stage, int b_index,
 // applied to fp32 partial sums once per group instead of to every weight fragment:
 //
 //   partial = sum over the group's k steps of (q - z) * a      (fresh mma at the group's start)
-//   acc    += scale * partial                   (16 FFMA per 64 columns and batch block)
+//   acc    += scale * partial                                   (16 FFMA per 64 columns)
 template <class T, class F, bool kGroupsEndInside>
 __device__ __forceinline__ void compute_steps_swapped(const std::uint8_t* stage,
                                                       const WarpOperands<T, F>& operands,
@@ -133,21 +130,17 @@ __device__ __forceinline__ void compute_steps_swapped(const std::uint8_t* stage,
       for (int j = 0; j < layout::kColumnGroups; ++j) subtrahend[j] = E::kMagic | 0x00080008u;
     }
   };
-  ptx::FragmentC partial[T::kFragments];
+  ptx::FragmentC partial[4];
   const auto apply_scales = [&]() {
     const auto* scales = reinterpret_cast<const typename E::Scalar*>(&scale_bits);
 #pragma unroll
     for (int block = 0; block < 4; ++block) {
       const float low = static_cast<float>(scales[2 * block]);       // column 16b + g
       const float high = static_cast<float>(scales[2 * block + 1]);  // column 16b + 8 + g
-#pragma unroll
-      for (int nb = 0; nb < T::kSwapBatchBlocks; ++nb) {
-        const int f = 4 * nb + block;
-        acc.frag[f].value[0] += low * partial[f].value[0];
-        acc.frag[f].value[1] += low * partial[f].value[1];
-        acc.frag[f].value[2] += high * partial[f].value[2];
-        acc.frag[f].value[3] += high * partial[f].value[3];
-      }
+      acc.frag[block].value[0] += low * partial[block].value[0];
+      acc.frag[block].value[1] += low * partial[block].value[1];
+      acc.frag[block].value[2] += high * partial[block].value[2];
+      acc.frag[block].value[3] += high * partial[block].value[3];
     }
   };
   int group_offset = operands.group_offset;
@@ -165,24 +158,16 @@ __device__ __forceinline__ void compute_steps_swapped(const std::uint8_t* stage,
     ptx::FragmentB b[layout::kColumnGroups];
     dequant_tile<T, F>(b_stage, operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32,
                        subtrahend, b);
-    ptx::FragmentB activations[T::kSwapBatchBlocks];
-    const std::uint32_t a_address = ptx::shared_address(stage + operands.a_offset[s]);
-    if constexpr (T::kSwapBatchBlocks == 1) {
-      ptx::ldmatrix_x2(activations[0], a_address);
-    } else {
-      ptx::ldmatrix_x4(activations[0], activations[1], a_address);
-    }
+    ptx::FragmentB activations;
+    ptx::ldmatrix_x2(activations, ptx::shared_address(stage + operands.a_offset[s]));
 #pragma unroll
     for (int block = 0; block < 4; ++block) {
       const ptx::FragmentA weights{{b[2 * block].reg[0], b[2 * block + 1].reg[0],
                                     b[2 * block].reg[1], b[2 * block + 1].reg[1]}};
-#pragma unroll
-      for (int nb = 0; nb < T::kSwapBatchBlocks; ++nb) {
-        if (fresh) {
-          ptx::mma_m16n8k16_fresh<E>(partial[4 * nb + block], weights, activations[nb]);
-        } else {
-          ptx::mma_m16n8k16<E>(partial[4 * nb + block], weights, activations[nb]);
-        }
+      if (fresh) {
+        ptx::mma_m16n8k16_fresh<E>(partial[block], weights, activations);
+      } else {
+        ptx::mma_m16n8k16<E>(partial[block], weights, activations);
       }
     }
   }
@@ -195,8 +180,7 @@ __device__ __forceinline__ void compute_stage_swapped(const std::uint8_t* stage,
                                                       Accumulators<T>& acc) {
   // Two copies of the loop, chosen once per stage: predicating the group change inside one loop
   // cost ~50 issue slots per stage even where no group ends (SASS, sm_90a).
-  // (Per-channel scales have group_mask -1: as unsigned, no group ends inside a stage.)
-  if (static_cast<unsigned>(operands.group_mask) < T::kKStepsPerWarp * 16 - 1) {
+  if (operands.group_mask < T::kKStepsPerWarp * 16 - 1) {
     compute_steps_swapped<T, F, true>(stage, operands, acc);
   } else {
     compute_steps_swapped<T, F, false>(stage, operands, acc);

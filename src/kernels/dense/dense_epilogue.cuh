@@ -94,8 +94,7 @@ __device__ __forceinline__ void store_output_pair(const DenseParams& p, std::int
 // values[0 .. kCount-1] are columns column .. column + kCount - 1 of `row`; rows are relative to
 // the slice's m chunk, columns to its n tile. Only for warps of slices inside n.
 //   normal:   fragment mb * 8 + j holds rows mb*16 + g (+8), columns 8j + 2r, +1: pairs.
-//   swapped:  fragment 4 nb + b holds columns 16b + g (+8), batch rows 8 nb + 2r, +1: single
-//             values.
+//   swapped:  fragment b holds columns 16b + g (+8), batch rows 2r, 2r + 1: single values.
 template <class T, class Fn>
 __device__ __forceinline__ void for_each_output(const DenseParams& p, TileCoord tile, int slice,
                                                 Accumulators<T>& acc, Fn fn) {
@@ -105,12 +104,12 @@ __device__ __forceinline__ void for_each_output(const DenseParams& p, TileCoord 
   const int rows_left = p.m - tile.m_chunk * T::kRows;
   if constexpr (T::kSwapOperands) {
 #pragma unroll
-    for (int f = 0; f < T::kFragments; ++f)
+    for (int block = 0; block < 4; ++block)
 #pragma unroll
       for (int v = 0; v < 4; ++v) {
-        const int row = 8 * (f / 4) + 2 * r + v % 2;
+        const int row = 2 * r + v % 2;
         if (row < rows_left) {
-          fn(acc.frag[f].value + v, row, slice * layout::kTileN + 16 * (f % 4) + g + 8 * (v / 2),
+          fn(acc.frag[block].value + v, row, slice * layout::kTileN + 16 * block + g + 8 * (v / 2),
              std::integral_constant<int, 1>{});
         }
       }

@@ -17,7 +17,7 @@
 namespace marlin::kernels::dense {
 
 template <int kMBlocks_, int kTileK_, int kTileN_, int kStages_, int kBlocksPerSM_,
-          int kSwapBatchBlocks_ = 0>
+          bool kSwapOperands_ = false>
 struct Tiling {
   static constexpr int kMBlocks = kMBlocks_;  // 16-row mma blocks of A per tile
   static constexpr int kTileK = kTileK_;
@@ -25,14 +25,10 @@ struct Tiling {
   static constexpr int kStages = kStages_;    // cp.async pipeline depth
   // Resident blocks per SM the configuration is built for (registers are capped to allow it).
   static constexpr int kBlocksPerSM = kBlocksPerSM_;
-  // Weights as the mma A operand and activations as B (C^T = W^T A^T), for m <= 16: see
-  // dense_compute.cuh. kSwapBatchBlocks (1 or 2) blocks of 8 batch rows are then the mma's n;
-  // a warp holds 4 accumulator fragments per batch block, else kMBlocks * 8.
-  static constexpr int kSwapBatchBlocks = kSwapBatchBlocks_;
-  static constexpr bool kSwapOperands = kSwapBatchBlocks > 0;
-  static_assert(!kSwapOperands || (kMBlocks_ == 1 && kSwapBatchBlocks <= 2),
-                "swapped operands cover one 16-row block of A");
-  static constexpr int kFragments = kSwapOperands ? 4 * kSwapBatchBlocks : kMBlocks_ * 8;
+  // Weights as the mma A operand and activations as B (C^T = W^T A^T), for m <= 8: see
+  // dense_compute.cuh. Then a warp holds 4 accumulator fragments per slice, else kMBlocks * 8.
+  static constexpr bool kSwapOperands = kSwapOperands_;
+  static constexpr int kFragments = kSwapOperands ? 4 : kMBlocks_ * 8;
 
   static constexpr int kThreads = 256;
   static constexpr int kWarps = kThreads / 32;
@@ -58,10 +54,9 @@ struct Tiling {
 //    finer partition (1.43x against 1.20x with 128 x 256).
 //  - larger m: 32-row chunks of 128 x 256 tiles, one block per SM; better than 64-row tiles at
 //    m = 32-128 on both models (70B m = 32: 1.61x against 1.32x).
-// The two small-m tilings use swapped operands; the first covers 8 batch rows, so it serves
-// m <= 8 only (dense_dispatch.cpp).
-using TilingSmallM = Tiling<1, 128, 256, 4, 2, 1>;
-using TilingMediumM = Tiling<1, 128, 128, 6, 2, 2>;
+// Swapped operands cover 8 batch rows: this tiling serves m <= 8 only (dense_dispatch.cpp).
+using TilingSmallM = Tiling<1, 128, 256, 4, 2, true>;
+using TilingMediumM = Tiling<1, 128, 128, 6, 2>;
 using TilingLargeM = Tiling<2, 128, 256, 4, 1>;
 
 }  // namespace marlin::kernels::dense
