@@ -180,7 +180,8 @@ __device__ __forceinline__ void compute_stage_swapped(const std::uint8_t* stage,
                                                       Accumulators<T>& acc) {
   // Two copies of the loop, chosen once per stage: predicating the group change inside one loop
   // cost ~50 issue slots per stage even where no group ends (SASS, sm_90a).
-  if (operands.group_mask < T::kKStepsPerWarp * 16 - 1) {
+  // (Per-channel scales have group_mask -1: as unsigned, no group ends inside a stage.)
+  if (static_cast<unsigned>(operands.group_mask) < T::kKStepsPerWarp * 16 - 1) {
     compute_steps_swapped<T, F, true>(stage, operands, acc);
   } else {
     compute_steps_swapped<T, F, false>(stage, operands, acc);
