@@ -198,6 +198,7 @@ class DenseBench {
         args.weights = views[static_cast<std::size_t>(index) % views.size()];
         args.c = c_marlin.data();
         args.workspace = workspace.view();
+        args.static_weights = kernel.static_weights;
         gemm(args, stream);
       };
     };
@@ -389,6 +390,10 @@ int run(const Options& options) {
   run_info.copy_tb_s = stamp.copy_tb_s;
   run_info.l2_bytes = static_cast<long long>(device.l2_bytes);
   run_info.group = options.group_size;
+  run_info.launch = options.static_weights
+                        ? "GemmArgs::static_weights: programmatic dependent launch on sm_90+, "
+                          "each launch streams its weights while the previous one finishes"
+                        : "plain stream-ordered launches";
   const bool any_bf16 = std::any_of(kernels.begin(), kernels.end(), [](const KernelVariant& v) {
     return v.weights.dtype == DType::kBFloat16;
   });
@@ -419,7 +424,8 @@ int run(const Options& options) {
 
   std::filesystem::create_directories(options.out_dir);
   const std::string stem = options.out_dir + "/" + stamp.date + "-" + stamp.gpu +
-                           (options.variants ? "-dense-variants" : "-dense");
+                           (options.variants ? "-dense-variants" : "-dense") +
+                           (options.static_weights ? "-pdl" : "");
   write_csv(stem + ".csv", rows);
   std::vector<DenseRow> reference_rows;
   std::copy_if(rows.begin(), rows.end(), std::back_inserter(reference_rows),

@@ -76,6 +76,10 @@ void add_options(CLI::App& app, Options& options) {
                  "16-bit weight storage for cuBLAS: nk (torch.nn.Linear, W^T row-major) or kn")
       ->check(CLI::IsMember({"nk", "kn"}))
       ->capture_default_str();
+  app.add_flag("--static-weights", options.static_weights,
+               "launch every kernel with GemmArgs::static_weights: on sm_90+ a programmatic "
+               "dependent launch, which streams its weights while the previous launch finishes; "
+               "kernel names get _pdl, files -pdl");
   app.add_option("--device", options.device, "CUDA device index")->capture_default_str();
   app.add_option("--seed", options.seed, "seed of the random data")->capture_default_str();
 }
@@ -114,9 +118,16 @@ void apply_defaults(const CLI::App& app, Options& options) {
 
 std::vector<KernelVariant> selected_kernels(const Options& options) {
   std::vector<KernelVariant> kernels{reference_kernel(options.group_size)};
-  if (!options.variants) return kernels;
-  for (const auto& variant : kernel_variants()) {
-    if (is_selected(options.variant_names, variant.name)) kernels.push_back(variant);
+  if (options.variants) {
+    for (const auto& variant : kernel_variants()) {
+      if (is_selected(options.variant_names, variant.name)) kernels.push_back(variant);
+    }
+  }
+  if (options.static_weights) {
+    for (auto& kernel : kernels) {
+      kernel.name += "_pdl";
+      kernel.static_weights = true;
+    }
   }
   return kernels;
 }

@@ -28,6 +28,7 @@ struct Options {
   int candidates = 8;
   std::string timing = "graph";
   std::string cublas_weights = "nk";
+  bool static_weights = false;  // GemmArgs::static_weights for every kernel (names get _pdl)
   int device = 0;
   std::uint64_t seed = 1234;
 };

@@ -32,6 +32,7 @@ struct KernelVariant {
   WeightSpec weights;
   double max_relative_time = 0.0;  // target; 0: none
   double min_speedup = 0.0;        // target over 16-bit cuBLAS at m <= kSpeedupTargetMaxM; 0: none
+  bool static_weights = false;     // GemmArgs::static_weights (--static-weights)
 };
 
 constexpr int kSpeedupTargetMaxM = 16;

@@ -101,6 +101,7 @@ std::string summary_markdown(const RunInfo& info, const std::vector<std::string>
   out += fmt::format("- group size: {}\n", info.group == -1 ? std::string("per-channel")
                                                             : std::to_string(info.group));
   out += fmt::format("- timing: {}\n", info.timing);
+  out += fmt::format("- marlin launches: {}\n", info.launch);
   out += fmt::format("- baseline: {}\n\n", info.cublas);
 
   out += "Times are in microseconds, summed over the model's layers (the linear layers of one "

@@ -35,6 +35,7 @@ struct RunInfo {
   int group = 128;
   std::string timing;        // e.g. "cuda-graph, 50 launches x 10 samples, median"
   std::string cublas;        // e.g. "cuBLASLt, fp16 weights nk, fastest of 8 heuristic candidates"
+  std::string launch;        // how marlin::gemm was launched (--static-weights)
   std::vector<std::string> checks;    // one line per layer: the marlin-vs-cuBLAS sanity check
   std::vector<std::string> failures;  // (layer, m) that could not be measured, with the reason
 };

@@ -181,6 +181,7 @@ std::string variants_markdown(const RunInfo& info, const std::vector<std::string
                      "2x L2\n",
                      static_cast<double>(info.l2_bytes) / (1024.0 * 1024.0));
   out += fmt::format("- timing: {}\n", info.timing);
+  out += fmt::format("- marlin launches: {}\n", info.launch);
   out += fmt::format("- baseline: {}\n\n", info.cublas);
 
   out += "| kernel | activations | weights | group | act-order | target (issue #6) |\n"

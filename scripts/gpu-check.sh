@@ -43,13 +43,14 @@ stack=$(grep -E "bytes stack frame" "$out/build.log" | grep -vc "^ *0 bytes stac
 result[ptxas]="$spills kernels with spills, $stack with a stack frame"
 
 if [ "${result[build]}" != FAILED ]; then
-  ctest --test-dir build --output-on-failure -j1 --timeout 900 >"$out/tests.log" 2>&1
+  # (-j4: correctness only; no test asserts a time)
+  ctest --test-dir build --output-on-failure -j4 --timeout 900 >"$out/tests.log" 2>&1
   result[tests]=$(grep -E "tests passed|tests failed" "$out/tests.log" | tail -1)
   grep -E "Failed|\*\*\*|SKIPPED" "$out/tests.log" | head -20
   grep -E "GPTQ_TIME|GPTQ_GPU_VS_CPU" "$out/tests.log" | head -20
 
   if [ "$run_sanitizer" = 1 ]; then
-    filter='Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k128_n128_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m33_k256_n384_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m77_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m7_k512_n256_g32'
+    filter='Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k128_n128_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m33_k256_n384_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m77_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m7_k512_n256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k384_n1280_gpc:DenseGemm.StaticWeightsLaunchWaitsForTheKernelBefore'
     for tool in memcheck racecheck; do
       if compute-sanitizer --tool "$tool" --error-exitcode 9 build/tests/gemm/test_dense_gemm_gpu \
           --gtest_filter="$filter" >"$out/sanitizer-$tool.log" 2>&1; then
@@ -78,6 +79,16 @@ if [ "${result[build]}" != FAILED ]; then
       result[bench]="FAILED"
       tail -30 "$out/bench.log"
     fi
+    # The same with GemmArgs::static_weights (programmatic dependent launch), m <= 128.
+    pdl_m=(1 2 4 8 16 32 64 128)
+    [ "$bench_mode" = quick ] && pdl_m=(1 16 128)
+    if build/bench/marlin_bench_dense "${flags[@]}" --static-weights --m "${pdl_m[@]}" \
+        --out-dir "$out" >"$out/bench-pdl.log" 2>&1; then
+      result[bench-pdl]="ok ($bench_mode)"
+    else
+      result[bench-pdl]="FAILED"
+      tail -30 "$out/bench-pdl.log"
+    fi
     # Issue #6's variants (bf16, zero points, act-order, INT8, group 32) against the fp16 kernel.
     if build/bench/marlin_bench_dense "${flags[@]}" --variants --out-dir "$out" \
         >"$out/bench-variants.log" 2>&1; then
@@ -92,10 +103,12 @@ fi
 echo
 echo "== benchmark summary =="
 tail -60 "$out/bench.log" 2>/dev/null | sed -n '/^|/p' | head -60
+echo "-- with static_weights (programmatic dependent launch):"
+tail -60 "$out/bench-pdl.log" 2>/dev/null | sed -n '/^|/p' | head -60
 grep -A12 -i "^## Targets" "$out"/*-dense-variants.md 2>/dev/null | head -14
 echo
 echo "== gpu-check summary ($(head -2 "$out/gpu.txt" | tail -1)) =="
 printf '| %-20s | %s\n' step result
-for key in build ptxas tests sanitizer-memcheck sanitizer-racecheck bench bench-variants; do
+for key in build ptxas tests sanitizer-memcheck sanitizer-racecheck bench bench-pdl bench-variants; do
   [ -n "${result[$key]:-}" ] && printf '| %-20s | %s\n' "$key" "${result[$key]}"
 done

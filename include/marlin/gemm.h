@@ -56,6 +56,12 @@ struct GemmArgs {
   const void* bias = nullptr;  // [n], same dtype as A, added to every row; null for none
   bool accumulate = false;     // C = C + A * W (+ bias) instead of C = A * W (+ bias)
   WorkspaceView workspace;  // one per stream, see WorkspaceView
+  // The weights (qweight, scales, zeros, perm) are not written by the GPU work this call
+  // follows on the stream (true of a served model's layers). Then, on sm_90 and newer, the GEMM
+  // is launched programmatically: it starts streaming its weights while the kernel before it
+  // finishes, and waits for that kernel only before it reads A, bias or C or touches the
+  // workspace. Off by default: a kernel that writes the weights right before the call would race.
+  bool static_weights = false;
 };
 
 // Bytes of workspace one stream needs for problems up to max_m rows and n columns on the current

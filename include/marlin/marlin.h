@@ -172,6 +172,9 @@ typedef struct marlin_gemm_args {
   int workspace_max_m;
   int workspace_n;
   int workspace_max_act_order_k;
+  /* nonzero: no GPU work this call follows on the stream writes the weights; on sm_90+ the GEMM
+   * then starts streaming them while the previous kernel finishes (GemmArgs::static_weights) */
+  int static_weights;
 } marlin_gemm_args;
 
 /* Bytes of workspace one stream needs for problems up to max_m rows and n columns on the current

@@ -347,6 +347,7 @@ marlin_status marlin_gemm(const marlin_gemm_args* args, void* stream) {
     gemm_args.workspace.max_m = args->workspace_max_m;
     gemm_args.workspace.n = args->workspace_n;
     gemm_args.workspace.max_act_order_k = args->workspace_max_act_order_k;
+    gemm_args.static_weights = args->static_weights != 0;
     marlin::gemm(gemm_args, static_cast<cudaStream_t>(stream));
 #else
     (void)stream;

@@ -117,6 +117,14 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
                     str(shared_limit));
   }
 
+  // A programmatic launch lets the kernel stream its weights while the kernel before it finishes
+  // (dense_kernel.cuh's prologue). Safe when the caller vouches for the weights, and always
+  // after our own gather, which writes only the workspace (and was itself launched in order, so
+  // whatever wrote the weights before it has finished).
+  int cc_major = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, device));
+  const bool programmatic = cc_major >= 9 && (args.static_weights || w.perm != nullptr);
+
   char* const base = static_cast<char*>(ws.data);
   char* const partials = base + workspace.counters_bytes;
   kernels::dense::DenseParams params{};
@@ -159,7 +167,7 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   params.tiles_per_block = static_cast<int>((total_tiles + grid_target - 1) / grid_target);
   const int grid = static_cast<int>((total_tiles + params.tiles_per_block - 1) /
                                     params.tiles_per_block);
-  kernel.launch(params, grid, stream);
+  kernel.launch(params, grid, programmatic, stream);
 }
 
 }  // namespace marlin

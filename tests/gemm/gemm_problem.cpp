@@ -110,7 +110,7 @@ void GemmBatch::reset_output() {
   CUDA_CHECK(cudaDeviceSynchronize());
 }
 
-void GemmBatch::run(const Workspace& workspace, cudaStream_t stream) {
+void GemmBatch::run(const Workspace& workspace, cudaStream_t stream, bool static_weights) {
   GemmArgs args;
   args.a = a_device_.get();
   args.activation_dtype = layer_.spec().dtype;
@@ -120,6 +120,7 @@ void GemmBatch::run(const Workspace& workspace, cudaStream_t stream) {
   args.bias = layer_.bias_device();
   args.accumulate = accumulate_;
   args.workspace = workspace.view();
+  args.static_weights = static_weights;
   gemm(args, stream);
 }
 

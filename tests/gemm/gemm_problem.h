@@ -75,11 +75,12 @@ class GemmBatch {
   // when it returns, whatever stream the GEMM then runs on.
   void reset_output();
   // One marlin::gemm call, asynchronous on `stream` (capturable into a CUDA graph).
-  void run(const Workspace& workspace, cudaStream_t stream);
+  void run(const Workspace& workspace, cudaStream_t stream, bool static_weights = false);
 
   int m() const { return m_; }
   const LayerSpec& spec() const { return layer_.spec(); }
   std::vector<std::uint16_t> output() const { return c_.download(); }
+  const DeviceBuffer<std::uint16_t>& output_device() const { return c_; }
   const std::vector<double>& reference() const { return reference_; }
   // "bf16 asym4 ... m=37 accumulate"
   std::string describe() const;

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "core/cuda_check.h"
+#include "kernels/common/grid_dependency.cuh"
 
 namespace marlin::kernels::act_order {
 namespace {
@@ -16,6 +17,8 @@ constexpr int kThreads = 256;
 __global__ void __launch_bounds__(kThreads)
     gather_columns_kernel(const std::uint16_t* __restrict__ a, const std::int32_t* __restrict__ perm,
                           std::uint16_t* __restrict__ out, int m, int k) {
+  // The GEMM after us may start now and stream its weights; it reads `out` only once we are done.
+  ptx::allow_next_grid_launch();
   // One thread per 8 output columns of one row: 8 permuted reads, one 16-byte write.
   const int chunks_per_row = k / 8;
   const std::int64_t total = static_cast<std::int64_t>(m) * chunks_per_row;

@@ -27,6 +27,7 @@
 #include <cstdint>
 
 #include "kernels/common/cp_async.cuh"
+#include "kernels/common/grid_dependency.cuh"
 #include "kernels/dense/dense_compute.cuh"
 #include "kernels/dense/dense_epilogue.cuh"
 #include "kernels/dense/dense_format.h"
@@ -52,15 +53,29 @@ __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(con
   float4* reduce_buffer = reinterpret_cast<float4*>(shared + T::kStages * Layout::kStageBytes);
   const WarpOperands<T, F> operands(p, slice_warp, k_group);
 
-  // Prologue: fill kStages - 1 stages. Every step commits one group (possibly empty) so that
-  // wait_group counts stay aligned with stage numbers.
-  StageLoader<T, F> loader;
+  // Prologue: fill kStages - 1 stages, the weights first. Under a programmatic launch (the host
+  // chooses it, grid_dependency.cuh) the kernel before us may still be running: the weights are
+  // static, but A, C and the workspace may be that kernel's output, so they wait. Every step
+  // commits one group (possibly empty) so that wait_group counts stay aligned with stage
+  // numbers; the first group also holds the later stages' weights.
+  using Loader = StageLoader<T, F>;
+  Loader loader;
   loader.seek(p, tile_coord(begin, k_tiles, p.m_chunks));
+  Loader activations = loader;
 #pragma unroll
   for (int s = 0; s < T::kStages - 1; ++s) {
     if (s < count) {
-      loader.load(p, shared + s * Layout::kStageBytes);
+      loader.load(p, shared + s * Layout::kStageBytes, Loader::kWeights);
       loader.advance(p, k_tiles);
+    }
+  }
+  ptx::wait_for_previous_grid();
+  ptx::allow_next_grid_launch();
+#pragma unroll
+  for (int s = 0; s < T::kStages - 1; ++s) {
+    if (s < count) {
+      activations.load(p, shared + s * Layout::kStageBytes, Loader::kActivations);
+      activations.advance(p, k_tiles);
     }
     ptx::cp_async_commit_group();
   }

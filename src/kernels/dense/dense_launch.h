@@ -10,8 +10,9 @@
 namespace marlin::kernels::dense {
 
 struct DenseKernelEntry {
-  // Launches on `grid` blocks. Arguments are checked by the caller.
-  void (*launch)(const DenseParams& params, int grid, cudaStream_t stream);
+  // Launches on `grid` blocks; `programmatic`: as a programmatic dependent launch (sm_90+ only,
+  // see kernels/common/grid_dependency.cuh). Arguments are checked by the caller.
+  void (*launch)(const DenseParams& params, int grid, bool programmatic, cudaStream_t stream);
   // Blocks that fit on one SM of the current device (registers, shared memory); also makes the
   // kernel's shared-memory opt-in on that device, so call it before every launch (it queries
   // each device once and then answers from a cache).

@@ -11,10 +11,22 @@
 namespace marlin::kernels::dense {
 
 template <class T, class F>
-void launch_dense(const DenseParams& params, int grid, cudaStream_t stream) {
+void launch_dense(const DenseParams& params, int grid, bool programmatic, cudaStream_t stream) {
   // The shared-memory opt-in (above 48 KiB) was made by resident_blocks_per_sm_dense, which the
   // dispatcher calls before every launch to size the grid.
-  dense_kernel<T, F><<<grid, T::kThreads, StageLayout<T, F>::kSharedBytes, stream>>>(params);
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(grid);
+  config.blockDim = dim3(T::kThreads);
+  config.dynamicSmemBytes = StageLayout<T, F>::kSharedBytes;
+  config.stream = stream;
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  if (programmatic) {
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+  }
+  CUDA_CHECK(cudaLaunchKernelEx(&config, dense_kernel<T, F>, params));
   CUDA_CHECK_LAUNCH("dense_kernel");
 }
 

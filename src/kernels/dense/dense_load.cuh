@@ -81,37 +81,47 @@ class StageLoader {
     b_enabled_ = (tile.n_tile * T::kNSlices + slice) * 64 < p.n;
   }
 
-  // Issues the copies of the current k tile into `stage`, then moves to the next k tile (seek
-  // again when a slice ends).
-  __device__ __forceinline__ void load(const DenseParams& p, std::uint8_t* stage) {
+  // Which copies a load issues. The weights (codes, scales, zeros) never depend on the kernel
+  // before this one in the stream; A does (grid_dependency.cuh).
+  enum Part : unsigned { kActivations = 1, kWeights = 2, kAll = 3 };
+
+  // Issues the copies of the current k tile into `stage`; advance() then moves to the next one.
+  __device__ __forceinline__ void load(const DenseParams& p, std::uint8_t* stage,
+                                       Part part = kAll) {
     const int tid = threadIdx.x;
-    const int row = tid / T::kAChunksPerRow;
-    const int chunk = tid % T::kAChunksPerRow;
+    if (part & kActivations) {
+      const int row = tid / T::kAChunksPerRow;
+      const int chunk = tid % T::kAChunksPerRow;
 #pragma unroll
-    for (int pass = 0; pass < kAPasses; ++pass) {
-      if (kAChunks % T::kThreads != 0 && row + pass * kARowsPerPass >= T::kRows) break;
-      const bool valid = (a_valid_ >> pass) & 1;
-      ptx::cp_async_16_zfill(stage + a_chunk_offset<T>(row + pass * kARowsPerPass, chunk),
-                             a_src_ + (valid ? pass * kARowsPerPass * p.k : 0), valid);
-    }
-    a_src_ += T::kTileK;
-    const int band_bytes = p.n * 2 * F::kBits;
-    if (b_enabled_) {
-#pragma unroll
-      for (int pass = 0; pass < kBPasses; ++pass) {
-        ptx::cp_async_16(stage + Layout::kBOffset + (tid + pass * T::kThreads) * 16,
-                         b_src_ + static_cast<std::int64_t>(pass) * kBBandsPerPass * band_bytes);
+      for (int pass = 0; pass < kAPasses; ++pass) {
+        if (kAChunks % T::kThreads != 0 && row + pass * kARowsPerPass >= T::kRows) break;
+        const bool valid = (a_valid_ >> pass) & 1;
+        ptx::cp_async_16_zfill(stage + a_chunk_offset<T>(row + pass * kARowsPerPass, chunk),
+                               a_src_ + (valid ? pass * kARowsPerPass * p.k : 0), valid);
       }
     }
-    b_src_ += static_cast<std::int64_t>(T::kKSteps) * band_bytes;
-    load_group_rows(p, stage);
+    if (part & kWeights) {
+      const int band_bytes = p.n * 2 * F::kBits;
+      if (b_enabled_) {
+#pragma unroll
+        for (int pass = 0; pass < kBPasses; ++pass) {
+          ptx::cp_async_16(stage + Layout::kBOffset + (tid + pass * T::kThreads) * 16,
+                           b_src_ + static_cast<std::int64_t>(pass) * kBBandsPerPass * band_bytes);
+        }
+      }
+      load_group_rows(p, stage);
+    }
   }
 
   __device__ __forceinline__ TileCoord tile() const { return tile_; }
 
   // The next k tile in the work order; a new slice when this one's k tiles are done.
   __device__ __forceinline__ void advance(const DenseParams& p, int k_tiles) {
-    if (++tile_.k_tile < k_tiles) return;
+    if (++tile_.k_tile < k_tiles) {
+      a_src_ += T::kTileK;
+      b_src_ += static_cast<std::int64_t>(T::kKSteps) * p.n * 2 * F::kBits;
+      return;
+    }
     TileCoord next{tile_.m_chunk + 1, tile_.n_tile, 0};
     if (next.m_chunk == p.m_chunks) {
       next.m_chunk = 0;
