@@ -50,19 +50,25 @@ if [ "${result[build]}" != FAILED ]; then
   grep -E "GPTQ_TIME|GPTQ_GPU_VS_CPU" "$out/tests.log" | head -20
 
   if [ "$run_sanitizer" = 1 ]; then
-    filter='Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k128_n128_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m33_k256_n384_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m77_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m7_k512_n256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k384_n1280_gpc:DenseGemm.StaticWeightsLaunchWaitsForTheKernelBefore'
+    # Dense shapes (every tiling, per-channel, group 32), then issue #6's formats (bias,
+    # accumulate, act-order gather, bf16, zero points) and the programmatic-launch chain.
+    # racecheck runs ~100x slower: it skips the two largest tests (2 minutes each).
+    dense='Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k128_n128_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m33_k256_n384_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m77_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m7_k512_n256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k384_n1280_gpc'
+    generality='GemmGenerality.AsymmetricBf16ActOrderIsBitwiseDeterministic'
+    large_dense='DenseGemm.StaticWeightsLaunchWaitsForTheKernelBefore'
+    large_generality='GemmGenerality.BiasAndAccumulateWhereBlocksOwnWholeSlices'
     for tool in memcheck racecheck; do
+      dense_filter=$dense generality_filter=$generality
+      if [ "$tool" = memcheck ]; then
+        dense_filter+=":$large_dense" generality_filter+=":$large_generality"
+      fi
+      : >"$out/sanitizer-$tool.log"
       if compute-sanitizer --tool "$tool" --error-exitcode 9 build/tests/gemm/test_dense_gemm_gpu \
-          --gtest_filter="$filter" >"$out/sanitizer-$tool.log" 2>&1; then
-        result[sanitizer-$tool]="clean ($(grep -c '\[       OK \]' "$out/sanitizer-$tool.log") tests)"
-        # Issue #6's formats: bias, accumulate, act-order gather, bf16, zero points.
-        if ! compute-sanitizer --tool "$tool" --error-exitcode 9 \
-            build/tests/gemm/test_gemm_generality_gpu \
-            --gtest_filter='GemmGenerality.AsymmetricBf16ActOrderIsBitwiseDeterministic:GemmGenerality.BiasAndAccumulateWhereBlocksOwnWholeSlices' \
+            --gtest_filter="$dense_filter" >>"$out/sanitizer-$tool.log" 2>&1 &&
+         compute-sanitizer --tool "$tool" --error-exitcode 9 \
+            build/tests/gemm/test_gemm_generality_gpu --gtest_filter="$generality_filter" \
             >>"$out/sanitizer-$tool.log" 2>&1; then
-          result[sanitizer-$tool]="ERRORS in the generality tests (see sanitizer-$tool.log)"
-          tail -30 "$out/sanitizer-$tool.log"
-        fi
+        result[sanitizer-$tool]="clean ($(grep -c '\[       OK \]' "$out/sanitizer-$tool.log") tests)"
       else
         result[sanitizer-$tool]="ERRORS (see sanitizer-$tool.log)"
         tail -30 "$out/sanitizer-$tool.log"
@@ -97,6 +103,14 @@ if [ "${result[build]}" != FAILED ]; then
       result[bench-variants]="FAILED"
       tail -30 "$out/bench-variants.log"
     fi
+    # The variants again with programmatic launches, m = 1 and 16 (the INT8 target's range).
+    if build/bench/marlin_bench_dense "${flags[@]}" --variants --static-weights --m 1 16 \
+        --out-dir "$out" >"$out/bench-variants-pdl.log" 2>&1; then
+      result[bench-variants-pdl]="ok ($bench_mode)"
+    else
+      result[bench-variants-pdl]="FAILED"
+      tail -30 "$out/bench-variants-pdl.log"
+    fi
   fi
 fi
 
@@ -106,9 +120,12 @@ tail -60 "$out/bench.log" 2>/dev/null | sed -n '/^|/p' | head -60
 echo "-- with static_weights (programmatic dependent launch):"
 tail -60 "$out/bench-pdl.log" 2>/dev/null | sed -n '/^|/p' | head -60
 grep -A12 -i "^## Targets" "$out"/*-dense-variants.md 2>/dev/null | head -14
+echo "-- variants with static_weights:"
+grep -A12 -i "^## Targets" "$out"/*-dense-variants-pdl.md 2>/dev/null | head -14
 echo
 echo "== gpu-check summary ($(head -2 "$out/gpu.txt" | tail -1)) =="
 printf '| %-20s | %s\n' step result
-for key in build ptxas tests sanitizer-memcheck sanitizer-racecheck bench bench-pdl bench-variants; do
+for key in build ptxas tests sanitizer-memcheck sanitizer-racecheck bench bench-pdl bench-variants \
+    bench-variants-pdl; do
   [ -n "${result[$key]:-}" ] && printf '| %-20s | %s\n' "$key" "${result[$key]}"
 done
