@@ -117,13 +117,15 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
                     str(shared_limit));
   }
 
-  // A programmatic launch lets the kernel stream its weights while the kernel before it finishes
+  // A programmatic launch lets the GEMM stream its weights while the kernel before it finishes
   // (dense_kernel.cuh's prologue). Safe when the caller vouches for the weights, and always
-  // after our own gather, which writes only the workspace (and was itself launched in order, so
-  // whatever wrote the weights before it has finished).
+  // right after our own gather, which writes only the workspace. The gather itself is launched
+  // programmatically only with static weights: then whatever ran before it may still be running
+  // while the GEMM after it reads weights.
   int cc_major = 0;
   CUDA_CHECK(cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, device));
-  const bool programmatic = cc_major >= 9 && (args.static_weights || w.perm != nullptr);
+  const bool overlap_allowed = cc_major >= 9;
+  const bool programmatic = overlap_allowed && (args.static_weights || w.perm != nullptr);
 
   char* const base = static_cast<char*>(ws.data);
   char* const partials = base + workspace.counters_bytes;
@@ -134,7 +136,8 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
     // says why a separate pass).
     auto* permuted = reinterpret_cast<std::uint16_t*>(partials + workspace.partials_bytes);
     kernels::act_order::gather_columns(static_cast<const std::uint16_t*>(args.a), w.perm,
-                                       permuted, args.m, w.k, stream);
+                                       permuted, args.m, w.k,
+                                       overlap_allowed && args.static_weights, stream);
     params.a = permuted;
   }
   params.b = w.qweight;

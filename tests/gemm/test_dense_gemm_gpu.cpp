@@ -150,60 +150,66 @@ TEST(DenseGemm, CudaGraphCaptureReplays) {
 // Layer 2 reads layer 1's output. With static_weights it is a programmatic launch (sm_90+): it
 // may start while layer 1 still runs and stream its weights, and only its wait keeps it from
 // reading C1 before layer 1 has written it (or from touching the shared workspace's counters
-// before layer 1 has zeroed them). C1 and C2 are poisoned with NaN before every round, so an
-// early read shows up in C2. Plain stream order and CUDA graph capture; small and large m.
+// before layer 1 has zeroed them). With act-order weights the gather before layer 2's GEMM is
+// the one that must wait. C1 and C2 are poisoned with NaN before every round, so an early read
+// shows up in C2. Plain stream order and CUDA graph capture; small and large m.
 TEST(DenseGemm, StaticWeightsLaunchWaitsForTheKernelBefore) {
   MARLIN_REQUIRE_GPU();
   testing::LayerSpec first;
   first.k = 8192;
   first.n = 4096;
-  testing::LayerSpec second;
-  second.k = first.n;
-  second.n = 2048;
   const testing::QuantizedLayer layer1(first, testing::ReferenceOn::kGpu, 51u);
-  const testing::QuantizedLayer layer2(second, testing::ReferenceOn::kGpu, 52u);
   cudaStream_t stream;
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  for (const int m : {3, 40}) {
-    testing::GemmBatch batch1(layer1, m, /*accumulate=*/false, 53u);
-    testing::DeviceBuffer<std::uint16_t> c2(static_cast<std::size_t>(m) * second.n);
-    Workspace workspace(m, first.n);  // one workspace for both calls, as on one stream
-    const auto both_layers = [&] {
-      batch1.run(workspace, stream, /*static_weights=*/true);
-      GemmArgs args;
-      args.a = batch1.output_device().get();
-      args.m = m;
-      args.weights = layer2.weights();
-      args.c = c2.get();
-      args.workspace = workspace.view();
-      args.static_weights = true;
-      gemm(args, stream);
-    };
-    for (const bool graph : {false, true}) {
-      const std::string what = "m=" + std::to_string(m) + (graph ? " graph" : " stream");
-      batch1.reset_output();
-      c2.poison();
-      if (graph) {
-        cudaGraph_t captured;
-        CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-        both_layers();
-        CUDA_CHECK(cudaStreamEndCapture(stream, &captured));
-        cudaGraphExec_t exec;
-        CUDA_CHECK(cudaGraphInstantiate(&exec, captured, 0));
-        CUDA_CHECK(cudaGraphLaunch(exec, stream));
-        CUDA_CHECK(cudaStreamSynchronize(stream));
-        CUDA_CHECK(cudaGraphExecDestroy(exec));
-        CUDA_CHECK(cudaGraphDestroy(captured));
-      } else {
-        both_layers();
-        CUDA_CHECK(cudaStreamSynchronize(stream));
+  for (const bool act_order : {false, true}) {
+    testing::LayerSpec second;
+    second.k = first.n;
+    second.n = 2048;
+    second.act_order = act_order;
+    const testing::QuantizedLayer layer2(second, testing::ReferenceOn::kGpu, 52u);
+    for (const int m : {3, 40}) {
+      testing::GemmBatch batch1(layer1, m, /*accumulate=*/false, 53u);
+      testing::DeviceBuffer<std::uint16_t> c2(static_cast<std::size_t>(m) * second.n);
+      // One workspace for both calls, as on one stream.
+      Workspace workspace(m, first.n, act_order ? second.k : 0);
+      const auto both_layers = [&] {
+        batch1.run(workspace, stream, /*static_weights=*/true);
+        GemmArgs args;
+        args.a = batch1.output_device().get();
+        args.m = m;
+        args.weights = layer2.weights();
+        args.c = c2.get();
+        args.workspace = workspace.view();
+        args.static_weights = true;
+        gemm(args, stream);
+      };
+      for (const bool graph : {false, true}) {
+        const std::string what = "m=" + std::to_string(m) + (act_order ? " act-order" : "") +
+                                 (graph ? " graph" : " stream");
+        batch1.reset_output();
+        c2.poison();
+        if (graph) {
+          cudaGraph_t captured;
+          CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+          both_layers();
+          CUDA_CHECK(cudaStreamEndCapture(stream, &captured));
+          cudaGraphExec_t exec;
+          CUDA_CHECK(cudaGraphInstantiate(&exec, captured, 0));
+          CUDA_CHECK(cudaGraphLaunch(exec, stream));
+          CUDA_CHECK(cudaStreamSynchronize(stream));
+          CUDA_CHECK(cudaGraphExecDestroy(exec));
+          CUDA_CHECK(cudaGraphDestroy(captured));
+        } else {
+          both_layers();
+          CUDA_CHECK(cudaStreamSynchronize(stream));
+        }
+        batch1.expect_output_matches_reference();
+        const std::vector<double> want =
+            layer2.reference_product(testing::Values16{}, batch1.output_device(), m);
+        testing::expect_matches_reference(c2.download(), DType::kFloat16, want,
+                                          "layer 2 of a static-weights chain, " + what);
+        testing::expect_arrival_counters_zero(workspace, m, first.n, what);
       }
-      batch1.expect_output_matches_reference();
-      const std::vector<double> want =
-          layer2.reference_product(testing::Values16{}, batch1.output_device(), m);
-      testing::expect_matches_reference(c2.download(), DType::kFloat16, want,
-                                        "layer 2 of a static-weights chain, " + what);
-      testing::expect_arrival_counters_zero(workspace, m, first.n, what);
     }
   }
   CUDA_CHECK(cudaStreamDestroy(stream));

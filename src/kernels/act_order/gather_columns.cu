@@ -18,7 +18,9 @@ __global__ void __launch_bounds__(kThreads)
     gather_columns_kernel(const std::uint16_t* __restrict__ a, const std::int32_t* __restrict__ perm,
                           std::uint16_t* __restrict__ out, int m, int k) {
   // The GEMM after us may start now and stream its weights; it reads `out` only once we are done.
+  // Under a programmatic launch of our own, A may still be being written by the kernel before us.
   ptx::allow_next_grid_launch();
+  ptx::wait_for_previous_grid();
   // One thread per 8 output columns of one row: 8 permuted reads, one 16-byte write.
   const int chunks_per_row = k / 8;
   const std::int64_t total = static_cast<std::int64_t>(m) * chunks_per_row;
@@ -41,10 +43,21 @@ __global__ void __launch_bounds__(kThreads)
 }  // namespace
 
 void gather_columns(const std::uint16_t* a, const std::int32_t* perm, std::uint16_t* out, int m,
-                    int k, cudaStream_t stream) {
+                    int k, bool programmatic, cudaStream_t stream) {
   const std::int64_t chunks = static_cast<std::int64_t>(m) * (k / 8);
   const int blocks = static_cast<int>(std::min<std::int64_t>((chunks + kThreads - 1) / kThreads, 4096));
-  gather_columns_kernel<<<blocks, kThreads, 0, stream>>>(a, perm, out, m, k);
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(blocks);
+  config.blockDim = dim3(kThreads);
+  config.stream = stream;
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  if (programmatic) {
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+  }
+  CUDA_CHECK(cudaLaunchKernelEx(&config, gather_columns_kernel, a, perm, out, m, k));
   CUDA_CHECK_LAUNCH("gather_columns_kernel");
 }
 
