@@ -8,6 +8,7 @@
 
 #include "core/cuda_check.h"
 #include "kernels/common/grid_dependency.cuh"
+#include "kernels/common/launch.cuh"
 
 namespace marlin::kernels::act_order {
 namespace {
@@ -46,18 +47,8 @@ void gather_columns(const std::uint16_t* a, const std::int32_t* perm, std::uint1
                     int k, bool programmatic, cudaStream_t stream) {
   const std::int64_t chunks = static_cast<std::int64_t>(m) * (k / 8);
   const int blocks = static_cast<int>(std::min<std::int64_t>((chunks + kThreads - 1) / kThreads, 4096));
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(blocks);
-  config.blockDim = dim3(kThreads);
-  config.stream = stream;
-  cudaLaunchAttribute attribute{};
-  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute.val.programmaticStreamSerializationAllowed = 1;
-  if (programmatic) {
-    config.attrs = &attribute;
-    config.numAttrs = 1;
-  }
-  CUDA_CHECK(cudaLaunchKernelEx(&config, gather_columns_kernel, a, perm, out, m, k));
+  launch_kernel(gather_columns_kernel, dim3(blocks), dim3(kThreads), 0, programmatic, stream, a,
+                perm, out, m, k);
   CUDA_CHECK_LAUNCH("gather_columns_kernel");
 }
 

@@ -69,6 +69,34 @@ struct WarpOperands {
   }
 };
 
+// What a lane needs of one quantization group: the 8 scales of its columns (8j + lane/4),
+// contiguous thanks to the transpose, and the subtrahends (magic + zero) per column group; the
+// symmetric ones are constants.
+template <class T, class F>
+struct LaneGroup {
+  using E = ElementOf<F::kActivation>;
+  uint4 scale_bits;
+  std::uint32_t subtrahend[layout::kColumnGroups];
+
+  __device__ __forceinline__ void load(const std::uint8_t* stage, int group_offset) {
+    using Layout = StageLayout<T, F>;
+    scale_bits = *reinterpret_cast<const uint4*>(stage + Layout::kScaleOffset + group_offset * 2);
+    if constexpr (F::kHasZeros) {
+      const uint2 zero_bytes =
+          *reinterpret_cast<const uint2*>(stage + Layout::kZeroOffset + group_offset);
+#pragma unroll
+      for (int j = 0; j < layout::kColumnGroups; ++j)
+        subtrahend[j] = ptx::zero_subtrahend<E>(j < 4 ? zero_bytes.x : zero_bytes.y, j % 4);
+    } else {
+#pragma unroll
+      for (int j = 0; j < layout::kColumnGroups; ++j) subtrahend[j] = E::kMagic | 0x00080008u;
+    }
+  }
+  __device__ __forceinline__ const typename E::Scalar* scales() const {
+    return reinterpret_cast<const typename E::Scalar*>(&scale_bits);
+  }
+};
+
 // This lane's B fragments of the 8 column groups of one (16 x 64) weight tile, values q - z
 // (unscaled).
 template <class T, class F>
@@ -115,24 +143,10 @@ __device__ __forceinline__ void compute_steps_swapped(const std::uint8_t* stage,
                                                       Accumulators<T>& acc) {
   using E = ElementOf<F::kActivation>;
   using Layout = StageLayout<T, F>;
-  uint4 scale_bits;
-  std::uint32_t subtrahend[layout::kColumnGroups];
-  const auto load_group = [&](int group_offset) {
-    scale_bits = *reinterpret_cast<const uint4*>(stage + Layout::kScaleOffset + group_offset * 2);
-    if constexpr (F::kHasZeros) {
-      const uint2 zero_bytes =
-          *reinterpret_cast<const uint2*>(stage + Layout::kZeroOffset + group_offset);
-#pragma unroll
-      for (int j = 0; j < layout::kColumnGroups; ++j)
-        subtrahend[j] = ptx::zero_subtrahend<E>(j < 4 ? zero_bytes.x : zero_bytes.y, j % 4);
-    } else {
-#pragma unroll
-      for (int j = 0; j < layout::kColumnGroups; ++j) subtrahend[j] = E::kMagic | 0x00080008u;
-    }
-  };
+  LaneGroup<T, F> group;
   ptx::FragmentC partial[4];
   const auto apply_scales = [&]() {
-    const auto* scales = reinterpret_cast<const typename E::Scalar*>(&scale_bits);
+    const auto* scales = group.scales();
 #pragma unroll
     for (int block = 0; block < 4; ++block) {
       const float low = static_cast<float>(scales[2 * block]);       // column 16b + g
@@ -144,7 +158,7 @@ __device__ __forceinline__ void compute_steps_swapped(const std::uint8_t* stage,
     }
   };
   int group_offset = operands.group_offset;
-  load_group(group_offset);
+  group.load(stage, group_offset);
   const uint4* b_stage = reinterpret_cast<const uint4*>(stage + Layout::kBOffset);
 #pragma unroll
   for (int s = 0; s < T::kKStepsPerWarp; ++s) {
@@ -153,11 +167,11 @@ __device__ __forceinline__ void compute_steps_swapped(const std::uint8_t* stage,
     if (s > 0 && fresh) {
       apply_scales();
       group_offset += T::kTileN;
-      load_group(group_offset);
+      group.load(stage, group_offset);
     }
     ptx::FragmentB b[layout::kColumnGroups];
     dequant_tile<T, F>(b_stage, operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32,
-                       subtrahend, b);
+                       group.subtrahend, b);
     ptx::FragmentB activations;
     ptx::ldmatrix_x2(activations, ptx::shared_address(stage + operands.a_offset[s]));
 #pragma unroll
@@ -198,27 +212,10 @@ __device__ __forceinline__ void compute_stage(const std::uint8_t* stage,
   }
   using E = ElementOf<F::kActivation>;
   using Layout = StageLayout<T, F>;
-  // The 8 scales of this lane's columns (8j + lane/4), contiguous thanks to the transpose, and
-  // the subtrahends (magic + zero) per column group; the symmetric ones are constants.
-  uint4 scale_bits;
-  std::uint32_t subtrahend[layout::kColumnGroups];
-  const auto load_group = [&](int group_offset) {
-    scale_bits =
-        *reinterpret_cast<const uint4*>(stage + Layout::kScaleOffset + group_offset * 2);
-    if constexpr (F::kHasZeros) {
-      const uint2 zero_bytes =
-          *reinterpret_cast<const uint2*>(stage + Layout::kZeroOffset + group_offset);
-#pragma unroll
-      for (int j = 0; j < layout::kColumnGroups; ++j)
-        subtrahend[j] = ptx::zero_subtrahend<E>(j < 4 ? zero_bytes.x : zero_bytes.y, j % 4);
-    } else {
-#pragma unroll
-      for (int j = 0; j < layout::kColumnGroups; ++j) subtrahend[j] = E::kMagic | 0x00080008u;
-    }
-  };
+  LaneGroup<T, F> group;
   int group_offset = operands.group_offset;
-  load_group(group_offset);
-  const auto* column_scales = reinterpret_cast<const typename E::Scalar*>(&scale_bits);
+  group.load(stage, group_offset);
+  const auto* column_scales = group.scales();
 
   const uint4* b_stage = reinterpret_cast<const uint4*>(stage + Layout::kBOffset);
 #pragma unroll
@@ -226,12 +223,12 @@ __device__ __forceinline__ void compute_stage(const std::uint8_t* stage,
     // A warp's steps may cross into the next group (32-row groups, 4 steps of 16 rows).
     if (s > 0 && (s * 16) % T::kMinGroupSize == 0 && ((s * 16) & operands.group_mask) == 0) {
       group_offset += T::kTileN;
-      load_group(group_offset);
+      group.load(stage, group_offset);
     }
     // This lane's B fragments of all 8 column groups of the (16 x 64) tile.
     ptx::FragmentB b[layout::kColumnGroups];
     dequant_tile<T, F>(b_stage, operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32,
-                       subtrahend, b);
+                       group.subtrahend, b);
 #pragma unroll
     for (int j = 0; j < layout::kColumnGroups; ++j) ptx::scale_fragment<E>(b[j], column_scales[j]);
 

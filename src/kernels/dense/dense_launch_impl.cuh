@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "core/cuda_check.h"
+#include "kernels/common/launch.cuh"
 #include "kernels/dense/dense_format.h"
 #include "kernels/dense/dense_kernel.cuh"
 #include "kernels/dense/dense_launch.h"
@@ -14,19 +15,8 @@ template <class T, class F>
 void launch_dense(const DenseParams& params, int grid, bool programmatic, cudaStream_t stream) {
   // The shared-memory opt-in (above 48 KiB) was made by resident_blocks_per_sm_dense, which the
   // dispatcher calls before every launch to size the grid.
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(grid);
-  config.blockDim = dim3(T::kThreads);
-  config.dynamicSmemBytes = StageLayout<T, F>::kSharedBytes;
-  config.stream = stream;
-  cudaLaunchAttribute attribute{};
-  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute.val.programmaticStreamSerializationAllowed = 1;
-  if (programmatic) {
-    config.attrs = &attribute;
-    config.numAttrs = 1;
-  }
-  CUDA_CHECK(cudaLaunchKernelEx(&config, dense_kernel<T, F>, params));
+  launch_kernel(dense_kernel<T, F>, dim3(grid), dim3(T::kThreads), StageLayout<T, F>::kSharedBytes,
+                programmatic, stream, params);
   CUDA_CHECK_LAUNCH("dense_kernel");
 }
 
