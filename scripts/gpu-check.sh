@@ -2,10 +2,15 @@
 # The one script for the GPU machine: configure and build with all cores, run every test (GPU
 # tests included), compute-sanitizer on a few shapes, the benchmark, and a short table last.
 #
-#   scripts/gpu-check.sh [--quick-bench] [--no-bench] [--no-sanitizer]
+#   scripts/gpu-check.sh [--quick-bench] [--no-bench] [--no-sanitizer] [--compare DIR]
 #
-# Logs and benchmark results go to $OUT when set (the device tool brings $OUT back), else to
-# ./gpu-check-out. Packages the GPU machine lacks come from .deps/ (scripts/stage-device-deps.sh).
+# --compare DIR: DIR is another source tree (say `git archive main | tar -x -C .baseline`, carried
+# along); its benchmark is built beside ours and both are timed in alternating rounds at a few m,
+# so that a change is judged against its baseline on the same card in the same run.
+#
+# Logs and benchmark results go to $OUT when set (the device tool brings $OUT back; it takes at
+# most 8 files, so tar them), else to ./gpu-check-out. Packages the GPU machine lacks come from
+# .deps/ (scripts/stage-device-deps.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -13,13 +18,20 @@ out=${OUT:-$root/gpu-check-out}
 mkdir -p "$out"
 bench_mode=full
 run_sanitizer=1
-for arg in "$@"; do
-  case "$arg" in
+compare_dir=
+compare_m=(1 8 16 32 64 128 512)
+while [ $# -gt 0 ]; do
+  case "$1" in
     --quick-bench) bench_mode=quick ;;
     --no-bench) bench_mode=none ;;
     --no-sanitizer) run_sanitizer=0 ;;
-    *) echo "unknown option $arg" >&2; exit 2 ;;
+    --compare)
+      [ $# -ge 2 ] && [ -f "$2/CMakeLists.txt" ] || { echo "--compare needs a source tree" >&2; exit 2; }
+      compare_dir=$(cd "$2" && pwd)
+      shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
   esac
+  shift
 done
 [ -d .deps/usr ] && export CMAKE_PREFIX_PATH="$root/.deps/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 export PATH=/usr/local/cuda/bin:$PATH
@@ -29,7 +41,15 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=c
 jobs=$(nproc)
 
 start=$(date +%s)
-# (configure and build share one log: the device tool brings back at most 8 files)
+if [ -n "$compare_dir" ]; then
+  # The baseline's benchmark only, at low priority beside our build.
+  (cmake -S "$compare_dir" -B "$compare_dir/build-compare" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+       -DMARLIN_BUILD_TESTS=OFF >"$out/compare-build.log" 2>&1 &&
+   nice cmake --build "$compare_dir/build-compare" -j"$(( $(nproc) / 2 ))" \
+       --target marlin_bench_dense >>"$out/compare-build.log" 2>&1) &
+  compare_build=$!
+fi
+# (configure and build share one log)
 if cmake --preset default -DMARLIN_PTXAS_VERBOSE=ON >"$out/build.log" 2>&1 &&
    cmake --build build -j"$jobs" >>"$out/build.log" 2>&1; then
   result[build]="ok ($(( $(date +%s) - start )) s)"
@@ -114,6 +134,25 @@ if [ "${result[build]}" != FAILED ]; then
   fi
 fi
 
+if [ -n "$compare_dir" ] && [ "${result[build]}" != FAILED ]; then
+  baseline_bench=$compare_dir/build-compare/bench/marlin_bench_dense
+  if wait "$compare_build" && [ -x "$baseline_bench" ]; then
+    # Two alternating rounds: a drift of the card between runs shows as disagreeing rounds.
+    for round in 1 2; do
+      for side in baseline candidate; do
+        bench=build/bench/marlin_bench_dense
+        [ "$side" = baseline ] && bench=$baseline_bench
+        "$bench" --m "${compare_m[@]}" --out-dir "$out/compare-$side-$round" \
+            >"$out/compare-$side-$round.log" 2>&1 || echo "compare: $side round $round FAILED"
+      done
+    done
+    result[compare]="ok (baseline $compare_dir, m ${compare_m[*]})"
+  else
+    result[compare]="FAILED (baseline build: see compare-build.log)"
+    tail -20 "$out/compare-build.log"
+  fi
+fi
+
 echo
 echo "== benchmark summary =="
 tail -60 "$out/bench.log" 2>/dev/null | sed -n '/^|/p' | head -60
@@ -122,10 +161,19 @@ tail -60 "$out/bench-pdl.log" 2>/dev/null | sed -n '/^|/p' | head -60
 grep -A12 -i "^## Targets" "$out"/*-dense-variants.md 2>/dev/null | head -14
 echo "-- variants with static_weights:"
 grep -A12 -i "^## Targets" "$out"/*-dense-variants-pdl.md 2>/dev/null | head -14
+if [ -n "$compare_dir" ]; then
+  for round in 1 2; do
+    for side in baseline candidate; do
+      echo "-- compare round $round, $side:"
+      sed -n '/^## Speedup/,/^## [^S]/p' "$out/compare-$side-$round"/*-dense.md 2>/dev/null |
+        grep '^| [a-z]'
+    done
+  done
+fi
 echo
 echo "== gpu-check summary ($(head -2 "$out/gpu.txt" | tail -1)) =="
 printf '| %-20s | %s\n' step result
 for key in build ptxas tests sanitizer-memcheck sanitizer-racecheck bench bench-pdl bench-variants \
-    bench-variants-pdl; do
+    bench-variants-pdl compare; do
   [ -n "${result[$key]:-}" ] && printf '| %-20s | %s\n' "$key" "${result[$key]}"
 done
