@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "core/cuda_check.h"
@@ -26,6 +27,31 @@ int log2_of_power_of_two(int value) {
 }
 
 bool aligned4(const void* pointer) { return reinterpret_cast<std::uintptr_t>(pointer) % 4 == 0; }
+
+// What a launch needs to know about the device. Attributes never change for a device, so they
+// are queried once per device, not on every call (gemm() is on the per-token path).
+struct LaunchFacts {
+  int sm_count = 0;
+  int shared_limit = 0;  // opt-in shared memory per block, bytes
+  int cc_major = 0;
+};
+
+const LaunchFacts& launch_facts(int device) {
+  constexpr int kMaxDevices = 64;
+  static std::once_flag queried[kMaxDevices];
+  static LaunchFacts facts[kMaxDevices];
+  require(device >= 0 && device < kMaxDevices, "gemm: device " + std::to_string(device) +
+                                                   " is beyond the " +
+                                                   std::to_string(kMaxDevices) + " supported");
+  std::call_once(queried[device], [device] {
+    LaunchFacts& f = facts[device];
+    CUDA_CHECK(cudaDeviceGetAttribute(&f.sm_count, cudaDevAttrMultiProcessorCount, device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&f.shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                                      device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&f.cc_major, cudaDevAttrComputeCapabilityMajor, device));
+  });
+  return facts[device];
+}
 
 void check_args(const GemmArgs& args) {
   const PackedWeightsView& w = args.weights;
@@ -96,10 +122,10 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
       gemm_detail::dense_kernel(args.activation_dtype, w.scheme, config);
 
   int device = 0;
-  int shared_limit = 0;
   CUDA_CHECK(cudaGetDevice(&device));
-  const int sm_count = current_sm_count();
-  CUDA_CHECK(cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const LaunchFacts& facts = launch_facts(device);
+  const int sm_count = facts.sm_count;
+  const int shared_limit = facts.shared_limit;
   // The layout follows the workspace's capacities (WorkspaceView), never the call: counters at
   // the front, fp32 partial slots, then room for A with permuted columns.
   const WorkspaceView& ws = args.workspace;
@@ -122,9 +148,7 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   // right after our own gather, which writes only the workspace. The gather itself is launched
   // programmatically only with static weights: then whatever ran before it may still be running
   // while the GEMM after it reads weights.
-  int cc_major = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, device));
-  const bool overlap_allowed = cc_major >= 9;
+  const bool overlap_allowed = facts.cc_major >= 9;
   const bool programmatic = overlap_allowed && (args.static_weights || w.perm != nullptr);
 
   char* const base = static_cast<char*>(ws.data);
