@@ -16,19 +16,24 @@ constexpr DenseConfig config_of(const char* name, int tiling) {
   return {name, tiling, T::kRows, T::kTileK, T::kTileN, T::kBlocksPerSM};
 }
 
-// Why these three and these limits: dense_tiling.h, with the measurements.
+// Why these six and these limits: dense_tiling.h, with the measurements.
 constexpr DenseConfig kConfigs[kDenseTilings] = {
     config_of<TilingSmallM>("m16_k128_n256_s4_b2", 0),
     config_of<TilingMediumM>("m16_k128_n128_s6_b2", 1),
     config_of<TilingLargeM>("m32_k128_n256_s4", 2),
+    config_of<TilingHopperMediumM>("m64_k64_n256_s8_wgmma_x4", 3),
+    config_of<TilingHopperLargeM>("m128_k64_n128_s7_wgmma_x2", 4),
+    config_of<TilingHopperWide>("m128_k64_n256_s6_wgmma_x4", 5),
 };
 
 }  // namespace
 
-const DenseConfig& choose_dense_config(int m, int /*n*/) {
+const DenseConfig& choose_dense_config(int m, int n, bool wgmma) {
   if (m <= 8) return kConfigs[0];
   if (m <= 16) return kConfigs[1];
-  return kConfigs[2];
+  if (m <= 32 || !wgmma) return kConfigs[2];
+  if (m <= 64) return kConfigs[3];
+  return n >= 8192 ? kConfigs[5] : kConfigs[4];
 }
 
 const kernels::dense::DenseKernelEntry& dense_kernel(DType activation, QuantScheme scheme,

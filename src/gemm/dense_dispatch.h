@@ -19,8 +19,8 @@ struct DenseConfig {
 };
 
 // The configuration for m rows and n columns (n a multiple of 64; the last n tile may be
-// partial).
-const DenseConfig& choose_dense_config(int m, int n);
+// partial). `wgmma`: the device runs sm_90a code (compute capability 9.0).
+const DenseConfig& choose_dense_config(int m, int n, bool wgmma);
 
 // The compiled kernels of one (activation, weight scheme) pair; throws kUnsupported for others.
 const kernels::dense::DenseKernelEntry& dense_kernel(DType activation, QuantScheme scheme,

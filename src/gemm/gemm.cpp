@@ -34,6 +34,7 @@ struct LaunchFacts {
   int sm_count = 0;
   int shared_limit = 0;  // opt-in shared memory per block, bytes
   int cc_major = 0;
+  int cc_minor = 0;
 };
 
 const LaunchFacts& launch_facts(int device) {
@@ -49,6 +50,7 @@ const LaunchFacts& launch_facts(int device) {
     CUDA_CHECK(cudaDeviceGetAttribute(&f.shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin,
                                       device));
     CUDA_CHECK(cudaDeviceGetAttribute(&f.cc_major, cudaDevAttrComputeCapabilityMajor, device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&f.cc_minor, cudaDevAttrComputeCapabilityMinor, device));
   });
   return facts[device];
 }
@@ -117,13 +119,14 @@ std::size_t gemm_workspace_bytes(int max_m, int n) {
 void gemm(const GemmArgs& args, cudaStream_t stream) {
   check_args(args);
   const PackedWeightsView& w = args.weights;
-  const gemm_detail::DenseConfig& config = gemm_detail::choose_dense_config(args.m, w.n);
-  const kernels::dense::DenseKernelEntry& kernel =
-      gemm_detail::dense_kernel(args.activation_dtype, w.scheme, config);
-
   int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
   const LaunchFacts& facts = launch_facts(device);
+  // sm_90a code (wgmma) runs on compute capability 9.0 only.
+  const bool wgmma = facts.cc_major == 9 && facts.cc_minor == 0;
+  const gemm_detail::DenseConfig& config = gemm_detail::choose_dense_config(args.m, w.n, wgmma);
+  const kernels::dense::DenseKernelEntry& kernel =
+      gemm_detail::dense_kernel(args.activation_dtype, w.scheme, config);
   const int sm_count = facts.sm_count;
   const int shared_limit = facts.shared_limit;
   // The layout follows the workspace's capacities (WorkspaceView), never the call: counters at

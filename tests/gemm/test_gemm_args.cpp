@@ -164,7 +164,8 @@ TEST(GemmArgs, WorkspaceCoversEveryConfiguration) {
   for (int sm_count : {1, 108, 132}) {
     for (int m : {1, 16, 17, 33, 64, 65, 1000, 4096}) {
       for (int n : {64, 128, 384, 4096, 22016}) {
-        const auto& config = gemm_detail::choose_dense_config(m, n);
+        for (const bool wgmma : {false, true}) {
+        const auto& config = gemm_detail::choose_dense_config(m, n, wgmma);
         const auto layout = gemm_detail::dense_workspace_layout(m, n, sm_count);
         const std::size_t n_tiles = static_cast<std::size_t>((n + config.tile_n - 1) / config.tile_n);
         const std::size_t slices =
@@ -181,18 +182,36 @@ TEST(GemmArgs, WorkspaceCoversEveryConfiguration) {
         const auto act_order = gemm_detail::dense_workspace_layout(m, n, sm_count, 8192);
         EXPECT_GE(act_order.permuted_a_bytes, static_cast<std::size_t>(m) * 8192 * 2);
         EXPECT_EQ(gemm_workspace_bytes(m, n, sm_count, 8192), act_order.total());
+        }
       }
     }
   }
 }
 
 TEST(GemmArgs, SmallBatchesUseTheMemoryBoundConfiguration) {
-  EXPECT_EQ(gemm_detail::choose_dense_config(1, 4096).rows, 16);
-  EXPECT_EQ(gemm_detail::choose_dense_config(1, 4096).tile_n, 256);
-  EXPECT_EQ(gemm_detail::choose_dense_config(16, 4096).rows, 16);
-  EXPECT_EQ(gemm_detail::choose_dense_config(16, 4096).tile_n, 128);
-  EXPECT_EQ(gemm_detail::choose_dense_config(17, 4096).rows, 32);
-  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 4096).rows, 32);
+  for (const bool wgmma : {false, true}) {
+    EXPECT_EQ(gemm_detail::choose_dense_config(1, 4096, wgmma).rows, 16);
+    EXPECT_EQ(gemm_detail::choose_dense_config(1, 4096, wgmma).tile_n, 256);
+    EXPECT_EQ(gemm_detail::choose_dense_config(16, 4096, wgmma).rows, 16);
+    EXPECT_EQ(gemm_detail::choose_dense_config(16, 4096, wgmma).tile_n, 128);
+    EXPECT_EQ(gemm_detail::choose_dense_config(17, 4096, wgmma).rows, 32);
+    EXPECT_EQ(gemm_detail::choose_dense_config(32, 4096, wgmma).rows, 32);
+  }
+  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 4096, false).rows, 32);
+}
+
+TEST(GemmArgs, LargeBatchesOnHopperUseTheWgmmaConfigurations) {
+  // m = 33..64: 64-row chunks; larger m: 128-row chunks, 256 columns wide from n = 8192 on.
+  EXPECT_EQ(gemm_detail::choose_dense_config(33, 4096, true).rows, 64);
+  EXPECT_EQ(gemm_detail::choose_dense_config(64, 4096, true).rows, 64);
+  EXPECT_EQ(gemm_detail::choose_dense_config(64, 4096, true).tile_n, 256);
+  EXPECT_EQ(gemm_detail::choose_dense_config(65, 4096, true).rows, 128);
+  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 4096, true).tile_n, 128);
+  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 8192, true).tile_n, 256);
+  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 8192, true).tile_k, 64);
+  // Without sm_90a, every m > 16 takes the 32-row mma.sync configuration.
+  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 8192, false).rows, 32);
+  EXPECT_EQ(gemm_detail::choose_dense_config(32, 8192, true).rows, 32);
 }
 
 }  // namespace

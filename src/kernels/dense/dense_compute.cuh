@@ -7,6 +7,7 @@
 
 #include "kernels/common/dequant.cuh"
 #include "kernels/common/mma.cuh"
+#include "kernels/common/wgmma.cuh"
 #include "kernels/dense/dense_format.h"
 #include "kernels/dense/dense_load.cuh"
 #include "layout/packed_format.h"
@@ -38,6 +39,7 @@ struct WarpOperands {
   int b_index;                      // uint4 index of the lane's first chunk at the first step
   int group_offset;                 // element offset of the lane's 8 scales / zeros, first step
   int group_mask;                   // group size - 1 (all bits for per-channel)
+  int quarter;                      // wgmma: the warp's 16-column block of its slice (0-3)
 
   __device__ __forceinline__ WarpOperands(const DenseParams& p, int slice, int k_group) {
     const int lane = threadIdx.x % 32;
@@ -58,6 +60,7 @@ struct WarpOperands {
     const int group_row = (k_group * T::kKStepsPerWarp * 16) >> p.group_shift;
     group_offset = group_row * T::kTileN + slice * layout::kTileN + (lane / 4) * 8;
     group_mask = p.group_shift >= 31 ? -1 : (1 << p.group_shift) - 1;
+    quarter = (threadIdx.x / 32) % 4;
     // Keep these in registers: left alone, ptxas recomputes them from the thread index in every
     // stage (~25 instructions per warp-stage in the m <= 8 loop, SASS sm_90a) to save registers
     // it does not need.
@@ -202,10 +205,113 @@ __device__ __forceinline__ void compute_stage_swapped(const std::uint8_t* stage,
   }
 }
 
+// The wgmma path (Tiling::kWgmma, sm_90a). Warp q of a slice's warpgroup dequantizes W^T's
+// 16 x 16 block q (output columns 16q .. 16q + 15 of the slice) at every k16 step of the stage:
+// the A fragment of the block, exactly as in compute_steps_swapped. The stage's A tile (kRows = 64
+// or 128 batch rows x 64 k, 128-byte swizzle) is wgmma's B operand, read through a descriptor.
+//
+//   per stage and warpgroup, 4 k16 steps:  dequantize 64 x 16 (16 x 16 per warp) -> registers,
+//                                           then wgmma m64nNk16 (64 columns x N = kRows batch
+//                                           rows), which runs while the next step is dequantized
+//
+// Scales are applied to the dequantized fragments (2 HMUL2 per warp and k16 step), cheap next to
+// 64 x N x 16 multiply-adds. The two columns this lane dequantizes, 16q + g and 16q + 8 + g, are
+// column groups 2q and 2q + 1 of the lane's 8 (LaneGroup): their scales (and zero bytes) are
+// adjacent in the stage, so they are loaded by address, with no run-time register indexing.
+template <class T, class F>
+struct QuarterGroup {
+  using E = ElementOf<F::kActivation>;
+  std::uint32_t scale_pair;     // scales of column groups 2q, 2q + 1
+  std::uint32_t subtrahend[2];  // magic + zero of the same
+
+  __device__ __forceinline__ void load(const std::uint8_t* stage, int group_offset, int quarter) {
+    using Layout = StageLayout<T, F>;
+    const int element = group_offset + 2 * quarter;
+    scale_pair = *reinterpret_cast<const std::uint32_t*>(stage + Layout::kScaleOffset + element * 2);
+    if constexpr (F::kHasZeros) {
+      const std::uint32_t zero_pair =
+          *reinterpret_cast<const std::uint16_t*>(stage + Layout::kZeroOffset + element);
+      subtrahend[0] = ptx::zero_subtrahend<E>(zero_pair, 0);
+      subtrahend[1] = ptx::zero_subtrahend<E>(zero_pair, 1);
+    } else {
+      subtrahend[0] = subtrahend[1] = E::kMagic | 0x00080008u;
+    }
+  }
+};
+
+// The lane's A fragment of W^T's block `quarter` at one k16 step, dequantized and scaled.
+template <class T, class F>
+__device__ __forceinline__ ptx::FragmentA weight_block(const uint4* b_stage, int b_index,
+                                                       int quarter,
+                                                       const QuarterGroup<T, F>& group) {
+  using E = ElementOf<F::kActivation>;
+  ptx::FragmentB low;   // column group 2q
+  ptx::FragmentB high;  // column group 2q + 1
+  if constexpr (F::kBits == 4) {
+    // Word w of the lane's 16-byte chunk holds column groups 2w and 2w + 1.
+    const std::uint32_t word = reinterpret_cast<const std::uint32_t*>(b_stage + b_index)[quarter];
+    if constexpr (F::kActivation == Activation::kFp16 && !F::kHasZeros) {
+      ptx::dequant_int4_word_symmetric_f16(word, low, high);
+    } else {
+      ptx::dequant_int4_word<E>(word, group.subtrahend[0], group.subtrahend[1], low, high);
+    }
+  } else {
+    // INT8: column group j is word j % 4 of the lane's chunk j / 4.
+    const uint2 words = reinterpret_cast<const uint2*>(b_stage + b_index + (quarter / 2) * 32)
+        [quarter % 2];
+    ptx::dequant_int8_word<E>(words.x, low);
+    ptx::dequant_int8_word<E>(words.y, high);
+  }
+  const auto* scales = reinterpret_cast<const typename E::Scalar*>(&group.scale_pair);
+  ptx::scale_fragment<E>(low, scales[0]);
+  ptx::scale_fragment<E>(high, scales[1]);
+  return {{low.reg[0], high.reg[0], low.reg[1], high.reg[1]}};
+}
+
+template <class T, class F>
+__device__ __forceinline__ void compute_stage_wgmma(const std::uint8_t* stage,
+                                                    const WarpOperands<T, F>& operands,
+                                                    Accumulators<T>& acc) {
+  using E = ElementOf<F::kActivation>;
+  using Layout = StageLayout<T, F>;
+  QuarterGroup<T, F> group;
+  int group_offset = operands.group_offset;
+  group.load(stage, group_offset, operands.quarter);
+  const uint4* b_stage = reinterpret_cast<const uint4*>(stage + Layout::kBOffset);
+  // A starts the stage (StageLayout), 1024-byte aligned; k16 step s is 32 bytes into each row.
+  const std::uint32_t a_tile = ptx::shared_address(stage);
+  ptx::FragmentA weights[T::kKSteps];
+#pragma unroll
+  for (int s = 0; s < T::kKSteps; ++s) {
+    // 32-row groups change halfway through the stage's 64 rows.
+    if (s > 0 && (s * 16) % T::kMinGroupSize == 0 && ((s * 16) & operands.group_mask) == 0) {
+      group_offset += T::kTileN;
+      group.load(stage, group_offset, operands.quarter);
+    }
+    weights[s] = weight_block<T, F>(
+        b_stage, operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32, operands.quarter,
+        group);
+    // Each step's multiply is issued as soon as its weights are ready and runs while the next
+    // step is dequantized; the fence orders the new A registers before the wgmma reads them.
+    ptx::wgmma_fence();
+    ptx::wgmma_m64k16<T::kRows, E>(acc.frag, weights[s],
+                                   ptx::k_major_swizzle128_descriptor(a_tile + s * 32));
+  }
+  ptx::wgmma_commit_group();
+  // The weight registers and the stage must outlive the multiplies. Overlapped: this stage's
+  // group may run on, the previous one has retired (its buffer is the next to be refilled, after
+  // the barrier; Tiling::kLoadAhead). Else all have retired.
+  ptx::wgmma_wait_group<T::kWgmmaOverlap ? 1 : 0>();
+}
+
 template <class T, class F>
 __device__ __forceinline__ void compute_stage(const std::uint8_t* stage,
                                               const WarpOperands<T, F>& operands,
                                               Accumulators<T>& acc) {
+  if constexpr (T::kWgmma) {
+    compute_stage_wgmma<T, F>(stage, operands, acc);
+    return;
+  }
   if constexpr (T::kSwapOperands) {
     compute_stage_swapped<T, F>(stage, operands, acc);
     return;

@@ -102,7 +102,21 @@ __device__ __forceinline__ void for_each_output(const DenseParams& p, TileCoord 
   const int g = lane / 4;
   const int r = lane % 4;
   const int rows_left = p.m - tile.m_chunk * T::kRows;
-  if constexpr (T::kSwapOperands) {
+  if constexpr (T::kWgmma) {
+    // fragment f holds, of the warp's 16 columns 16q .. 16q + 15: columns 16q + g (+8) x batch
+    // rows 8f + 2r, +1 (wgmma.cuh).
+    const int quarter = (threadIdx.x / 32) % 4;
+#pragma unroll
+    for (int f = 0; f < T::kFragments; ++f)
+#pragma unroll
+      for (int v = 0; v < 4; ++v) {
+        const int row = 8 * f + 2 * r + v % 2;
+        if (row < rows_left) {
+          fn(acc.frag[f].value + v, row, slice * layout::kTileN + 16 * quarter + g + 8 * (v / 2),
+             std::integral_constant<int, 1>{});
+        }
+      }
+  } else if constexpr (T::kSwapOperands) {
 #pragma unroll
     for (int block = 0; block < 4; ++block)
 #pragma unroll

@@ -35,10 +35,15 @@ struct StageLayout {
   static constexpr int kBOffset = kABytes;
   static constexpr int kScaleOffset = kBOffset + kBBytes;
   static constexpr int kZeroOffset = kScaleOffset + kScaleBytes;
-  static constexpr int kStageBytes = kZeroOffset + kZeroBytes;
+  // wgmma reads A through a 128-byte-swizzle descriptor: every stage starts 1024-byte aligned.
+  static constexpr int kStageAlignment = T::kWgmma ? 1024 : 128;
+  static constexpr int kStageBytes =
+      (kZeroOffset + kZeroBytes + kStageAlignment - 1) / kStageAlignment * kStageAlignment;
   // Intra-block reduction: one float4 per lane per (m block, n8 group) per warp slice.
   static constexpr int kReduceBytes = T::kKGroups > 1 ? T::kNSlices * T::kFragments * 32 * 16 : 0;
-  static constexpr int kSharedBytes = T::kStages * kStageBytes + kReduceBytes;
+  // (+ slack to align the dynamic shared memory base itself, for wgmma)
+  static constexpr int kSharedBytes =
+      T::kStages * kStageBytes + kReduceBytes + (T::kWgmma ? kStageAlignment : 0);
   static_assert(kStageBytes % 128 == 0, "stages must stay 128-byte aligned");
 };
 

@@ -40,7 +40,11 @@ namespace marlin::kernels::dense {
 template <class T, class F>
 __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(const DenseParams p) {
   using Layout = StageLayout<T, F>;
-  extern __shared__ __align__(128) std::uint8_t shared[];
+  extern __shared__ __align__(128) std::uint8_t raw_shared[];
+  // wgmma's swizzled A tiles need 1024-byte alignment (StageLayout leaves the slack).
+  std::uint8_t* const shared =
+      T::kWgmma ? raw_shared + ((1024 - ptx::shared_address(raw_shared) % 1024) % 1024)
+                : raw_shared;
   const int k_tiles = p.k / T::kTileK;
   const int total = p.m_chunks * p.n_tiles * k_tiles;
   const int begin = blockIdx.x * p.tiles_per_block;
@@ -48,8 +52,10 @@ __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(con
   if (count <= 0) return;
 
   const int warp = threadIdx.x / 32;
-  const int slice_warp = warp % T::kNSlices;  // which 64-column slice this warp computes
-  const int k_group = warp / T::kNSlices;     // which k16 steps of a stage it takes
+  // Which 64-column slice this warp computes, and which k16 steps of a stage it takes (wgmma:
+  // a slice per warpgroup, all steps).
+  const int slice_warp = T::kWgmma ? warp / 4 : warp % T::kNSlices;
+  const int k_group = T::kWgmma ? 0 : warp / T::kNSlices;
   float4* reduce_buffer = reinterpret_cast<float4*>(shared + T::kStages * Layout::kStageBytes);
   const WarpOperands<T, F> operands(p, slice_warp, k_group);
 
@@ -63,7 +69,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(con
   loader.seek(p, tile_coord(begin, k_tiles, p.m_chunks));
   Loader activations = loader;
 #pragma unroll
-  for (int s = 0; s < T::kStages - 1; ++s) {
+  for (int s = 0; s < T::kLoadAhead; ++s) {
     if (s < count) {
       loader.load(p, shared + s * Layout::kStageBytes, Loader::kWeights);
       loader.advance(p, k_tiles);
@@ -72,7 +78,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(con
   ptx::wait_for_previous_grid();
   ptx::allow_next_grid_launch();
 #pragma unroll
-  for (int s = 0; s < T::kStages - 1; ++s) {
+  for (int s = 0; s < T::kLoadAhead; ++s) {
     if (s < count) {
       activations.load(p, shared + s * Layout::kStageBytes, Loader::kActivations);
       activations.advance(p, k_tiles);
@@ -85,37 +91,41 @@ __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(con
   TileCoord compute_tile = tile_coord(begin, k_tiles, p.m_chunks);
   bool warp_in_n = (compute_tile.n_tile * T::kNSlices + slice_warp) * 64 < p.n;
   int compute_stage_index = 0;
-  int load_stage_index = T::kStages - 1;
-  for (int i = 0; i < count; ++i) {
-    ptx::cp_async_wait_group<T::kStages - 2>();
-    // Stage i has landed for every thread, and everyone is done with stage i - 1, whose buffer
-    // the next load reuses.
-    __syncthreads();
-    if (i + T::kStages - 1 < count) {
-      loader.load(p, shared + load_stage_index * Layout::kStageBytes);
-      loader.advance(p, k_tiles);
-    }
-    ptx::cp_async_commit_group();
-    if (++load_stage_index == T::kStages) load_stage_index = 0;
-
-    if (warp_in_n) compute_stage<T, F>(shared + compute_stage_index * Layout::kStageBytes, operands, acc);
-    if (++compute_stage_index == T::kStages) compute_stage_index = 0;
-
-    const bool slice_done = compute_tile.k_tile + 1 == k_tiles;
-    if (slice_done || i == count - 1) {
-      finish_slice<T, F>(p, acc, reduce_buffer, compute_tile, k_tiles, slice_warp, k_group,
-                         warp_in_n);
-    }
-    if (slice_done) {
-      compute_tile.k_tile = 0;
-      if (++compute_tile.m_chunk == p.m_chunks) {
-        compute_tile.m_chunk = 0;
-        ++compute_tile.n_tile;
+  int load_stage_index = T::kLoadAhead;
+  // The stripe as a sequence of slice segments (k tiles of one output slice), each closed by
+  // finish_slice. (A segment loop rather than a per-tile "slice done?" branch: ptxas then keeps the
+  // wgmma pipeline's final wait after the segment instead of in every iteration.)
+  for (int i = 0; i < count;) {
+    const int segment_end = min(count, i + k_tiles - compute_tile.k_tile);
+    for (; i < segment_end; ++i) {
+      ptx::cp_async_wait_group<T::kLoadAhead - 1>();
+      if constexpr (T::kWgmma) ptx::fence_proxy_async_shared();  // cp.async data -> wgmma
+      // Stage i has landed for every thread, and everyone is done with the stage whose buffer the
+      // next load reuses.
+      __syncthreads();
+      if (i + T::kLoadAhead < count) {
+        loader.load(p, shared + load_stage_index * Layout::kStageBytes);
+        loader.advance(p, k_tiles);
       }
-      warp_in_n = (compute_tile.n_tile * T::kNSlices + slice_warp) * 64 < p.n;
-    } else {
-      ++compute_tile.k_tile;
+      ptx::cp_async_commit_group();
+      if (++load_stage_index == T::kStages) load_stage_index = 0;
+
+      // (wgmma: every warpgroup multiplies, also over a slice past n whose results are dropped; a
+      // warpgroup-divergent branch around the multiplies would make ptxas serialize them)
+      if (T::kWgmma || warp_in_n) {
+        compute_stage<T, F>(shared + compute_stage_index * Layout::kStageBytes, operands, acc);
+      }
+      if (++compute_stage_index == T::kStages) compute_stage_index = 0;
     }
+    if constexpr (T::kWgmma) ptx::wgmma_wait_group<0>();  // the accumulators are final
+    finish_slice<T, F>(p, acc, reduce_buffer, compute_tile, k_tiles, slice_warp, k_group,
+                       warp_in_n);
+    compute_tile.k_tile = 0;
+    if (++compute_tile.m_chunk == p.m_chunks) {
+      compute_tile.m_chunk = 0;
+      ++compute_tile.n_tile;
+    }
+    warp_in_n = (compute_tile.n_tile * T::kNSlices + slice_warp) * 64 < p.n;
   }
   ptx::cp_async_wait_group<0>();
 }

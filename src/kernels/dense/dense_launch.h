@@ -1,6 +1,7 @@
 // Host-side entry points of the compiled dense kernels: for each weight format, one entry per
-// Tiling of dense_tiling.h (TilingSmallM, TilingMediumM, TilingLargeM, in that order). Each format lives in its own
-// translation unit (dense_<activation>_<weights>.cu) to keep compile units small.
+// Tiling of dense_tiling.h (TilingSmallM, TilingMediumM, TilingLargeM, TilingHopperMediumM,
+// TilingHopperLargeM, TilingHopperWide, in that order). Each format lives in its own translation
+// unit (dense_<activation>_<weights>.cu) to keep compile units small.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -20,7 +21,7 @@ struct DenseKernelEntry {
   int shared_bytes;
 };
 
-constexpr int kDenseTilings = 3;
+constexpr int kDenseTilings = 6;
 
 const DenseKernelEntry* dense_kernels_fp16_int4();
 const DenseKernelEntry* dense_kernels_fp16_int4_zero_point();

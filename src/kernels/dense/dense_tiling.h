@@ -2,7 +2,8 @@
 // Host code (dispatch, workspace sizing) and the kernel both read it; the bytes of a pipeline
 // stage also depend on the weight format (dense_format.h: StageLayout).
 //
-// A block of 8 warps computes a (kRows x kTileN) output tile, walking k in steps of kTileK:
+// A block of 8 warps (mma.sync) computes a (kRows x kTileN) output tile, walking k in steps of
+// kTileK:
 //
 //            kTileN columns = kNSlices warp slices of 64
 //          +--------+--------+--------+--------+
@@ -11,13 +12,16 @@
 //          +--------+--------+--------+--------+
 //
 // Each warp owns one 64-column slice and every kKGroups-th k16 step of a stage; the kKGroups warps
-// of a slice sum their accumulators in shared memory when the block finishes a slice.
+// of a slice sum their accumulators in shared memory when the block finishes a slice. The Hopper
+// tilings (kWgmma) give each 64-column slice a warpgroup of 4 warps instead, which takes every k16
+// step: 2 or 4 warpgroups, kThreads = 256 or 512.
 #pragma once
 
 namespace marlin::kernels::dense {
 
 template <int kMBlocks_, int kTileK_, int kTileN_, int kStages_, int kBlocksPerSM_,
-          bool kSwapOperands_ = false>
+          bool kSwapOperands_ = false, bool kWgmma_ = false, int kThreads_ = 256,
+          bool kWgmmaOverlap_ = false>
 struct Tiling {
   static constexpr int kMBlocks = kMBlocks_;  // 16-row mma blocks of A per tile
   static constexpr int kTileK = kTileK_;
@@ -28,13 +32,26 @@ struct Tiling {
   // Weights as the mma A operand and activations as B (C^T = W^T A^T), for m <= 8: see
   // dense_compute.cuh. Then a warp holds 4 accumulator fragments per slice, else kMBlocks * 8.
   static constexpr bool kSwapOperands = kSwapOperands_;
-  static constexpr int kFragments = kSwapOperands ? 4 : kMBlocks_ * 8;
+  // Hopper (sm_90a) warpgroup MMA with swapped operands: each warpgroup computes a 64-column
+  // slice x all kRows batch rows (C^T = W^T A^T, N = kRows), its 4 warps dequantizing 16 columns
+  // each as the register A operand; A (the activations) is wgmma's B operand straight from the
+  // stage (dense_compute.cuh). Then no warps split k, and a warp holds kRows / 8 fragments.
+  static constexpr bool kWgmma = kWgmma_;
+  static_assert(!kWgmma || (kTileK_ == 64 && (kMBlocks_ == 8 || kMBlocks_ == 4) &&
+                            kTileN_ == 64 * kThreads_ / 128),
+                "the wgmma path is written for 64 or 128 batch rows x 64 k, a slice per warpgroup");
+  // wgmma: a stage's multiplies stay in flight while the next stage is dequantized (the wait
+  // allows one group outstanding), and the loads run one stage less far ahead, so that a buffer is
+  // refilled only after the multiplies that read it have retired.
+  static constexpr bool kWgmmaOverlap = kWgmmaOverlap_;
+  static constexpr int kLoadAhead = kWgmmaOverlap_ ? kStages_ - 2 : kStages_ - 1;
+  static constexpr int kFragments = kWgmma ? kMBlocks_ * 2 : kSwapOperands ? 4 : kMBlocks_ * 8;
 
-  static constexpr int kThreads = 256;
+  static constexpr int kThreads = kThreads_;
   static constexpr int kWarps = kThreads / 32;
   static constexpr int kRows = kMBlocks * 16;
   static constexpr int kNSlices = kTileN / 64;
-  static constexpr int kKGroups = kWarps / kNSlices;
+  static constexpr int kKGroups = kWgmma ? 1 : kWarps / kNSlices;
   static constexpr int kKSteps = kTileK / 16;  // k16 steps per stage
   static constexpr int kKStepsPerWarp = kKSteps / kKGroups;
   static_assert(kKStepsPerWarp * kKGroups == kKSteps, "k steps must split evenly over warps");
@@ -60,5 +77,22 @@ struct Tiling {
 using TilingSmallM = Tiling<1, 128, 256, 4, 2, true>;
 using TilingMediumM = Tiling<1, 128, 128, 6, 2>;
 using TilingLargeM = Tiling<2, 128, 256, 4, 1>;
+// Hopper only (compute capability 9.0, sm_90a), m > 32: warpgroup MMA over 64- or 128-row chunks,
+// so each weight tile is dequantized once per 64 or 128 rows instead of once per 32. Measured on an
+// H100 (2026-11-27, same-run ratios over FP16 cuBLASLt, summed per model; the notes have the
+// tables):
+//  - m = 33..64: 64-row chunks, 4 warpgroups on 256 columns, multiplies overlapping the next
+//    stage. 70B 1.74x at m = 64 and 1.91x at m = 33, against 1.2x for two 32-row mma.sync chunks.
+//    More warpgroups won: the same tiling with 2 warpgroups on 128 columns reached 1.44x.
+//  - m > 64, n < 8192: 128-row chunks of 128 columns, 2 warpgroups, overlapped (242 registers).
+//    7B m = 128: 0.81x, against 0.67x with the wide tiling below, whose 256-column slices split
+//    the few output tiles of a 4096-wide layer over too many blocks.
+//  - m > 64, n >= 8192: 128-row chunks of 256 columns, 4 warpgroups. 70B m = 128: 1.09x against
+//    0.99x. It does not overlap the stages: at 128 registers a thread the overlapped version spills
+//    around in-flight multiplies and computed wrong results on the H100; this one spills only
+//    outside the main loop (SASS checked).
+using TilingHopperMediumM = Tiling<4, 64, 256, 8, 1, false, true, 512, true>;
+using TilingHopperLargeM = Tiling<8, 64, 128, 7, 1, false, true, 256, true>;
+using TilingHopperWide = Tiling<8, 64, 256, 6, 1, false, true, 512, false>;
 
 }  // namespace marlin::kernels::dense
