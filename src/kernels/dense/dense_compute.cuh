@@ -278,12 +278,13 @@ __device__ __forceinline__ void compute_stage_wgmma(const std::uint8_t* stage,
   int group_offset = operands.group_offset;
   group.load(stage, group_offset, operands.quarter);
   const uint4* b_stage = reinterpret_cast<const uint4*>(stage + Layout::kBOffset);
-  // A starts the stage (StageLayout), 1024-byte aligned; k16 step s is 32 bytes into each row.
+  // A starts the stage (StageLayout), 1024-byte aligned, in panels of 64 k: k16 step s is in
+  // panel s / 4, 32 (s % 4) bytes into each row.
   const std::uint32_t a_tile = ptx::shared_address(stage);
   ptx::FragmentA weights[T::kKSteps];
 #pragma unroll
   for (int s = 0; s < T::kKSteps; ++s) {
-    // 32-row groups change halfway through the stage's 64 rows.
+    // Groups of 32 or 64 rows change inside the stage.
     if (s > 0 && (s * 16) % T::kMinGroupSize == 0 && ((s * 16) & operands.group_mask) == 0) {
       group_offset += T::kTileN;
       group.load(stage, group_offset, operands.quarter);
@@ -294,14 +295,23 @@ __device__ __forceinline__ void compute_stage_wgmma(const std::uint8_t* stage,
     // Each step's multiply is issued as soon as its weights are ready and runs while the next
     // step is dequantized; the fence orders the new A registers before the wgmma reads them.
     ptx::wgmma_fence();
-    ptx::wgmma_m64k16<T::kRows, E>(acc.frag, weights[s],
-                                   ptx::k_major_swizzle128_descriptor(a_tile + s * 32));
+    ptx::wgmma_m64k16<T::kRows, E>(
+        acc.frag, weights[s],
+        ptx::k_major_swizzle128_descriptor(a_tile + (s / 4) * T::kRows * 128 + (s % 4) * 32));
+    // A group per 64 k. The weight registers and the stage must outlive the multiplies.
+    // Overlapped: the group just committed may run on, the one before has retired (at a stage's
+    // end that frees the buffer the next load refills, after the barrier: Tiling::kLoadAhead; in
+    // mid-stage it bounds the weight registers held for running multiplies). Else all retire
+    // at the stage's end.
+    if (s % 4 == 3) {
+      ptx::wgmma_commit_group();
+      if constexpr (T::kWgmmaOverlap) {
+        ptx::wgmma_wait_group<1>();
+      } else if (s == T::kKSteps - 1) {
+        ptx::wgmma_wait_group<0>();
+      }
+    }
   }
-  ptx::wgmma_commit_group();
-  // The weight registers and the stage must outlive the multiplies. Overlapped: this stage's
-  // group may run on, the previous one has retired (its buffer is the next to be refilled, after
-  // the barrier; Tiling::kLoadAhead). Else all have retired.
-  ptx::wgmma_wait_group<T::kWgmmaOverlap ? 1 : 0>();
 }
 
 template <class T, class F>

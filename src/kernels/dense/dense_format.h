@@ -22,7 +22,9 @@ struct Format {
 // Byte layout of one pipeline stage of Tiling T for format F:
 //   A      (kRows, kTileK) 16-bit; 16-byte chunk c of row r stored at chunk c ^ (r % 8), so that
 //          the 8 row addresses of one ldmatrix 8x8 matrix fall in 8 different bank groups
-//          (rows are a multiple of 128 bytes apart, they would all hit the same banks unswizzled)
+//          (rows are a multiple of 128 bytes apart, they would all hit the same banks unswizzled).
+//          wgmma tilings store it as kTileK / 64 panels of (kRows, 64), one after another: each
+//          panel is the canonical 128-byte-swizzled K-major tile a wgmma descriptor reads
 //   B      (kKSteps, kNSlices, kChunksPerLane, 32 lanes) uint4: packed tiles as in global memory
 //   scales (kMaxScaleRows, kTileN) 16-bit, still transposed per 64 columns
 //   zeros  (kMaxScaleRows, kTileN) bytes, likewise (asymmetric formats only)

@@ -32,6 +32,10 @@ __device__ __forceinline__ TileCoord tile_coord(int linear, int k_tiles, int m_c
 // Byte offset of A's 16-byte chunk (row, chunk) inside a stage (swizzled, see StageLayout).
 template <class T>
 __device__ __forceinline__ int a_chunk_offset(int row, int chunk) {
+  if constexpr (T::kWgmma) {
+    // Panels of 64 k (8 chunks) x kRows rows, 128 bytes a row.
+    return ((chunk / 8) * T::kRows + row) * 128 + ((chunk % 8) ^ (row % 8)) * 16;
+  }
   return (row * T::kAChunksPerRow + (chunk ^ (row % 8))) * 16;
 }
 

@@ -37,9 +37,10 @@ struct Tiling {
   // each as the register A operand; A (the activations) is wgmma's B operand straight from the
   // stage (dense_compute.cuh). Then no warps split k, and a warp holds kRows / 8 fragments.
   static constexpr bool kWgmma = kWgmma_;
-  static_assert(!kWgmma || (kTileK_ == 64 && (kMBlocks_ == 8 || kMBlocks_ == 4) &&
-                            kTileN_ == 64 * kThreads_ / 128),
-                "the wgmma path is written for 64 or 128 batch rows x 64 k, a slice per warpgroup");
+  static_assert(!kWgmma || ((kTileK_ == 64 || kTileK_ == 128) &&
+                            (kMBlocks_ == 8 || kMBlocks_ == 4) && kTileN_ == 64 * kThreads_ / 128),
+                "the wgmma path is written for 64 or 128 batch rows x 64 or 128 k, a slice per "
+                "warpgroup");
   // wgmma: a stage's multiplies stay in flight while the next stage is dequantized (the wait
   // allows one group outstanding), and the loads run one stage less far ahead, so that a buffer is
   // refilled only after the multiplies that read it have retired.
@@ -91,8 +92,8 @@ using TilingLargeM = Tiling<2, 128, 256, 4, 1>;
 //    0.99x. It does not overlap the stages: at 128 registers a thread the overlapped version spills
 //    around in-flight multiplies and computed wrong results on the H100; this one spills only
 //    outside the main loop (SASS checked).
-using TilingHopperMediumM = Tiling<4, 64, 256, 8, 1, false, true, 512, true>;
-using TilingHopperLargeM = Tiling<8, 64, 128, 7, 1, false, true, 256, true>;
+using TilingHopperMediumM = Tiling<4, 128, 256, 4, 1, false, true, 512, true>;
+using TilingHopperLargeM = Tiling<8, 128, 128, 4, 1, false, true, 256, true>;
 using TilingHopperWide = Tiling<8, 64, 256, 6, 1, false, true, 512, false>;
 
 }  // namespace marlin::kernels::dense
