@@ -83,11 +83,13 @@ using TilingLargeM = Tiling<2, 128, 256, 4, 1>;
 // H100 (2026-11-27, same-run ratios over FP16 cuBLASLt, summed per model; the notes have the
 // tables):
 //  - m = 33..64: 64-row chunks, 4 warpgroups on 256 columns, multiplies overlapping the next
-//    stage. 70B 1.74x at m = 64 and 1.91x at m = 33, against 1.2x for two 32-row mma.sync chunks.
-//    More warpgroups won: the same tiling with 2 warpgroups on 128 columns reached 1.44x.
-//  - m > 64, n < 8192: 128-row chunks of 128 columns, 2 warpgroups, overlapped (242 registers).
+//    stage. 70B 1.9x at m = 64, against 1.2x for two 32-row mma.sync chunks. More warpgroups won:
+//    the same tiling with 2 warpgroups on 128 columns reached 1.44x (64-wide k stages).
+//  - m > 64, n < 8192: 128-row chunks of 128 columns, 2 warpgroups, overlapped (247 registers).
 //    7B m = 128: 0.81x, against 0.67x with the wide tiling below, whose 256-column slices split
 //    the few output tiles of a 4096-wide layer over too many blocks.
+//  - both: 128-wide k stages (two 64-wide swizzle panels) halve the per-stage cost per weight
+//    byte: 70B m = 64 1.9x against 1.74x with 64-wide ones; 4 stages fit INT8 too.
 //  - m > 64, n >= 8192: 128-row chunks of 256 columns, 4 warpgroups. 70B m = 128: 1.09x against
 //    0.99x. It does not overlap the stages: at 128 registers a thread the overlapped version spills
 //    around in-flight multiplies and computed wrong results on the H100; this one spills only
