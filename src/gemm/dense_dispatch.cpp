@@ -23,7 +23,7 @@ constexpr DenseConfig kConfigs[kDenseTilings] = {
     config_of<TilingLargeM>("m32_k128_n256_s4", 2),
     config_of<TilingHopperMediumM>("m64_k128_n256_s4_wgmma_x4", 3),
     config_of<TilingHopperLargeM>("m128_k128_n128_s4_wgmma_x2", 4),
-    config_of<TilingHopperWide>("m128_k64_n256_s6_wgmma_x4", 5),
+    config_of<TilingHopperWide>("m128_k128_n256_s4_wgmma_x4", 5),
 };
 
 }  // namespace

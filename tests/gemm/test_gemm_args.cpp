@@ -208,7 +208,7 @@ TEST(GemmArgs, LargeBatchesOnHopperUseTheWgmmaConfigurations) {
   EXPECT_EQ(gemm_detail::choose_dense_config(65, 4096, true).rows, 128);
   EXPECT_EQ(gemm_detail::choose_dense_config(4096, 4096, true).tile_n, 128);
   EXPECT_EQ(gemm_detail::choose_dense_config(4096, 8192, true).tile_n, 256);
-  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 8192, true).tile_k, 64);
+  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 8192, true).tile_k, 128);
   // Without sm_90a, every m > 16 takes the 32-row mma.sync configuration.
   EXPECT_EQ(gemm_detail::choose_dense_config(4096, 8192, false).rows, 32);
   EXPECT_EQ(gemm_detail::choose_dense_config(32, 8192, true).rows, 32);

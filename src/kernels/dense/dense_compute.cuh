@@ -300,7 +300,7 @@ __device__ __forceinline__ void compute_stage_wgmma(const std::uint8_t* stage,
         ptx::k_major_swizzle128_descriptor(a_tile + (s / 4) * T::kRows * 128 + (s % 4) * 32));
     // A group per 64 k. The weight registers and the stage must outlive the multiplies.
     // Overlapped: the group just committed may run on, the one before has retired (at a stage's
-    // end that frees the buffer the next load refills, after the barrier: Tiling::kLoadAhead; in
+    // end that frees the buffer the next load refills, after the barrier: StageLayout::kLoadAhead; in
     // mid-stage it bounds the weight registers held for running multiplies). Else all retire
     // at the stage's end.
     if (s % 4 == 3) {

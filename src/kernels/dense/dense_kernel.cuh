@@ -56,10 +56,11 @@ __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(con
   // a slice per warpgroup, all steps).
   const int slice_warp = T::kWgmma ? warp / 4 : warp % T::kNSlices;
   const int k_group = T::kWgmma ? 0 : warp / T::kNSlices;
-  float4* reduce_buffer = reinterpret_cast<float4*>(shared + T::kStages * Layout::kStageBytes);
+  float4* reduce_buffer =
+      reinterpret_cast<float4*>(shared + Layout::kStages * Layout::kStageBytes);
   const WarpOperands<T, F> operands(p, slice_warp, k_group);
 
-  // Prologue: fill kStages - 1 stages, the weights first. Under a programmatic launch (the host
+  // Prologue: fill kLoadAhead stages, the weights first. Under a programmatic launch (the host
   // chooses it, grid_dependency.cuh) the kernel before us may still be running: the weights are
   // static, but A, C and the workspace may be that kernel's output, so they wait. Every step
   // commits one group (possibly empty) so that wait_group counts stay aligned with stage
@@ -69,7 +70,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(con
   loader.seek(p, tile_coord(begin, k_tiles, p.m_chunks));
   Loader activations = loader;
 #pragma unroll
-  for (int s = 0; s < T::kLoadAhead; ++s) {
+  for (int s = 0; s < Layout::kLoadAhead; ++s) {
     if (s < count) {
       loader.load(p, shared + s * Layout::kStageBytes, Loader::kWeights);
       loader.advance(p, k_tiles);
@@ -78,7 +79,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(con
   ptx::wait_for_previous_grid();
   ptx::allow_next_grid_launch();
 #pragma unroll
-  for (int s = 0; s < T::kLoadAhead; ++s) {
+  for (int s = 0; s < Layout::kLoadAhead; ++s) {
     if (s < count) {
       activations.load(p, shared + s * Layout::kStageBytes, Loader::kActivations);
       activations.advance(p, k_tiles);
@@ -91,31 +92,31 @@ __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(con
   TileCoord compute_tile = tile_coord(begin, k_tiles, p.m_chunks);
   bool warp_in_n = (compute_tile.n_tile * T::kNSlices + slice_warp) * 64 < p.n;
   int compute_stage_index = 0;
-  int load_stage_index = T::kLoadAhead;
+  int load_stage_index = Layout::kLoadAhead;
   // The stripe as a sequence of slice segments (k tiles of one output slice), each closed by
   // finish_slice. (A segment loop rather than a per-tile "slice done?" branch: ptxas then keeps the
   // wgmma pipeline's final wait after the segment instead of in every iteration.)
   for (int i = 0; i < count;) {
     const int segment_end = min(count, i + k_tiles - compute_tile.k_tile);
     for (; i < segment_end; ++i) {
-      ptx::cp_async_wait_group<T::kLoadAhead - 1>();
+      ptx::cp_async_wait_group<Layout::kLoadAhead - 1>();
       if constexpr (T::kWgmma) ptx::fence_proxy_async_shared();  // cp.async data -> wgmma
       // Stage i has landed for every thread, and everyone is done with the stage whose buffer the
       // next load reuses.
       __syncthreads();
-      if (i + T::kLoadAhead < count) {
+      if (i + Layout::kLoadAhead < count) {
         loader.load(p, shared + load_stage_index * Layout::kStageBytes);
         loader.advance(p, k_tiles);
       }
       ptx::cp_async_commit_group();
-      if (++load_stage_index == T::kStages) load_stage_index = 0;
+      if (++load_stage_index == Layout::kStages) load_stage_index = 0;
 
       // (wgmma: every warpgroup multiplies, also over a slice past n whose results are dropped; a
       // warpgroup-divergent branch around the multiplies would make ptxas serialize them)
       if (T::kWgmma || warp_in_n) {
         compute_stage<T, F>(shared + compute_stage_index * Layout::kStageBytes, operands, acc);
       }
-      if (++compute_stage_index == T::kStages) compute_stage_index = 0;
+      if (++compute_stage_index == Layout::kStages) compute_stage_index = 0;
     }
     if constexpr (T::kWgmma) ptx::wgmma_wait_group<0>();  // the accumulators are final
     finish_slice<T, F>(p, acc, reduce_buffer, compute_tile, k_tiles, slice_warp, k_group,

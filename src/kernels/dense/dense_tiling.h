@@ -26,7 +26,7 @@ struct Tiling {
   static constexpr int kMBlocks = kMBlocks_;  // 16-row mma blocks of A per tile
   static constexpr int kTileK = kTileK_;
   static constexpr int kTileN = kTileN_;
-  static constexpr int kStages = kStages_;    // cp.async pipeline depth
+  static constexpr int kStages = kStages_;    // cp.async pipeline depth (see StageLayout::kStages)
   // Resident blocks per SM the configuration is built for (registers are capped to allow it).
   static constexpr int kBlocksPerSM = kBlocksPerSM_;
   // Weights as the mma A operand and activations as B (C^T = W^T A^T), for m <= 8: see
@@ -43,9 +43,8 @@ struct Tiling {
                 "warpgroup");
   // wgmma: a stage's multiplies stay in flight while the next stage is dequantized (the wait
   // allows one group outstanding), and the loads run one stage less far ahead, so that a buffer is
-  // refilled only after the multiplies that read it have retired.
+  // refilled only after the multiplies that read it have retired (StageLayout::kLoadAhead).
   static constexpr bool kWgmmaOverlap = kWgmmaOverlap_;
-  static constexpr int kLoadAhead = kWgmmaOverlap_ ? kStages_ - 2 : kStages_ - 1;
   static constexpr int kFragments = kWgmma ? kMBlocks_ * 2 : kSwapOperands ? 4 : kMBlocks_ * 8;
 
   static constexpr int kThreads = kThreads_;
@@ -96,6 +95,6 @@ using TilingLargeM = Tiling<2, 128, 256, 4, 1>;
 //    outside the main loop (SASS checked).
 using TilingHopperMediumM = Tiling<4, 128, 256, 4, 1, false, true, 512, true>;
 using TilingHopperLargeM = Tiling<8, 128, 128, 4, 1, false, true, 256, true>;
-using TilingHopperWide = Tiling<8, 64, 256, 6, 1, false, true, 512, false>;
+using TilingHopperWide = Tiling<8, 128, 256, 4, 1, false, true, 512, false>;
 
 }  // namespace marlin::kernels::dense
