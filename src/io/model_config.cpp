@@ -111,7 +111,8 @@ QuantizationConfig quantization_from(const Json& object, const std::string& labe
         object["config_groups"].size() != 1) {
       reader.fail("config_groups", "must hold exactly one group (mixed schemes not supported)");
     }
-    const Json& group = object["config_groups"].begin().value();
+    const Json& groups = object["config_groups"];
+    const Json& group = groups.begin().value();
     if (!group.is_object() || !group.contains("weights") || !group["weights"].is_object()) {
       reader.fail("config_groups", "group must have a 'weights' object");
     }
