@@ -100,6 +100,19 @@ struct LaneGroup {
   }
 };
 
+// One 32-bit word of a lane's INT4 chunk: the B fragments (q - z, unscaled) of the two column
+// groups it holds. Symmetric fp16 has a shorter bit trick that needs no subtrahend.
+template <class F>
+__device__ __forceinline__ void dequant_int4_word_pair(std::uint32_t word, std::uint32_t sub_low,
+                                                       std::uint32_t sub_high,
+                                                       ptx::FragmentB& low, ptx::FragmentB& high) {
+  if constexpr (F::kActivation == Activation::kFp16 && !F::kHasZeros) {
+    ptx::dequant_int4_word_symmetric_f16(word, low, high);
+  } else {
+    ptx::dequant_int4_word<ElementOf<F::kActivation>>(word, sub_low, sub_high, low, high);
+  }
+}
+
 // This lane's B fragments of the 8 column groups of one (16 x 64) weight tile, values q - z
 // (unscaled).
 template <class T, class F>
@@ -112,12 +125,8 @@ __device__ __forceinline__ void dequant_tile(const uint4* b_stage, int b_index,
     const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
 #pragma unroll
     for (int w = 0; w < 4; ++w) {
-      if constexpr (F::kActivation == Activation::kFp16 && !F::kHasZeros) {
-        ptx::dequant_int4_word_symmetric_f16(words[w], b[2 * w], b[2 * w + 1]);
-      } else {
-        ptx::dequant_int4_word<E>(words[w], subtrahend[2 * w], subtrahend[2 * w + 1], b[2 * w],
-                                  b[2 * w + 1]);
-      }
+      dequant_int4_word_pair<F>(words[w], subtrahend[2 * w], subtrahend[2 * w + 1], b[2 * w],
+                                b[2 * w + 1]);
     }
   } else {
 #pragma unroll
@@ -250,11 +259,7 @@ __device__ __forceinline__ ptx::FragmentA weight_block(const uint4* b_stage, int
   if constexpr (F::kBits == 4) {
     // Word w of the lane's 16-byte chunk holds column groups 2w and 2w + 1.
     const std::uint32_t word = reinterpret_cast<const std::uint32_t*>(b_stage + b_index)[quarter];
-    if constexpr (F::kActivation == Activation::kFp16 && !F::kHasZeros) {
-      ptx::dequant_int4_word_symmetric_f16(word, low, high);
-    } else {
-      ptx::dequant_int4_word<E>(word, group.subtrahend[0], group.subtrahend[1], low, high);
-    }
+    dequant_int4_word_pair<F>(word, group.subtrahend[0], group.subtrahend[1], low, high);
   } else {
     // INT8: column group j is word j % 4 of the lane's chunk j / 4.
     const uint2 words = reinterpret_cast<const uint2*>(b_stage + b_index + (quarter / 2) * 32)
