@@ -187,7 +187,7 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   require(total_tiles < (1LL << 31), "problem too large: more than 2^31 tiles");
   // A persistent grid: as many blocks as are resident at once, each taking an equal stripe of the
   // tiles (the workspace holds two partial-sum slots for each of them).
-  const int resident = std::min(config.blocks_per_sm, kernel.resident_blocks_per_sm());
+  const int resident = std::min(config.blocks_per_sm, kernel.resident_blocks_per_sm(device));
   if (resident < 1) {
     throw Error(ErrorCode::kUnsupported,
                 std::string("kernel configuration ") + config.name + " does not fit on this device");

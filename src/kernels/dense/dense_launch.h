@@ -14,10 +14,10 @@ struct DenseKernelEntry {
   // Launches on `grid` blocks; `programmatic`: as a programmatic dependent launch (sm_90+ only,
   // see kernels/common/grid_dependency.cuh). Arguments are checked by the caller.
   void (*launch)(const DenseParams& params, int grid, bool programmatic, cudaStream_t stream);
-  // Blocks that fit on one SM of the current device (registers, shared memory); also makes the
-  // kernel's shared-memory opt-in on that device, so call it before every launch (it queries
-  // each device once and then answers from a cache).
-  int (*resident_blocks_per_sm)();
+  // Blocks that fit on one SM of `device`, the current device (registers, shared memory); also
+  // makes the kernel's shared-memory opt-in on that device, so call it before every launch (it
+  // queries each device once and then answers from a cache).
+  int (*resident_blocks_per_sm)(int device);
   int shared_bytes;
 };
 

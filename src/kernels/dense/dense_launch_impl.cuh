@@ -24,12 +24,10 @@ void launch_dense(const DenseParams& params, int grid, bool programmatic, cudaSt
 // the shared-memory opt-in it needs) runs once per device, not on every launch: its answer only
 // depends on the kernel and the device.
 template <class T, class F>
-int resident_blocks_per_sm_dense() {
+int resident_blocks_per_sm_dense(int device) {
   constexpr int kShared = StageLayout<T, F>::kSharedBytes;
   constexpr int kMaxDevices = 64;
   static std::atomic<int> known[kMaxDevices] = {};  // 0: not queried yet, else blocks + 1
-  int device = 0;
-  CUDA_CHECK(cudaGetDevice(&device));
   if (device < kMaxDevices) {
     const int cached = known[device].load(std::memory_order_acquire);
     if (cached != 0) return cached - 1;
