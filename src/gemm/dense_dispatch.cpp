@@ -12,18 +12,27 @@ namespace {
 using namespace kernels::dense;
 
 template <class T>
-constexpr DenseConfig config_of(const char* name, int tiling) {
-  return {name, tiling, T::kRows, T::kTileK, T::kTileN, T::kBlocksPerSM};
+constexpr DenseConfig config_of(const char* name, int tiling, int min_tiles_per_block) {
+  return {name, tiling, T::kRows, T::kTileK, T::kTileN, T::kBlocksPerSM, min_tiles_per_block};
 }
 
 // Why these six and these limits: dense_tiling.h, with the measurements.
+//
+// Shortest stripes (H100, 2026-11-27, same-run ratios over FP16 cuBLASLt summed per model,
+// plain / static_weights launches; docs/dense-kernel-notes.md, v8). Without a floor, a 4096 x 4096
+// layer at m = 1 gave 256 blocks two tiles each, 16 blocks per slice:
+//  - m <= 8: at least 4 tiles. 8B m = 1: 2.46 / 2.99 against 2.36 / 2.79 with none; a floor of 8
+//    lost at m = 1 (2.44 / 2.82).
+//  - m <= 32: at least 8 (128 x 128 tiles: the same bytes as 4 of the m <= 8 tiles). 8B m = 16:
+//    2.16 / 2.50 against 2.06 / 2.35 with a floor of 4.
+//  - wgmma (m > 32): no floor; their layers have m / 64 times the slices already.
 constexpr DenseConfig kConfigs[kDenseTilings] = {
-    config_of<TilingSmallM>("m16_k128_n256_s4_b2", 0),
-    config_of<TilingMediumM>("m16_k128_n128_s6_b2", 1),
-    config_of<TilingLargeM>("m32_k128_n256_s4", 2),
-    config_of<TilingHopperMediumM>("m64_k128_n256_s4_wgmma_x4", 3),
-    config_of<TilingHopperLargeM>("m128_k128_n128_s4_wgmma_x2", 4),
-    config_of<TilingHopperWide>("m128_k128_n256_s4_wgmma_x4", 5),
+    config_of<TilingSmallM>("m16_k128_n256_s4_b2", 0, 4),
+    config_of<TilingMediumM>("m16_k128_n128_s6_b2", 1, 8),
+    config_of<TilingLargeM>("m32_k128_n256_s4", 2, 8),
+    config_of<TilingHopperMediumM>("m64_k128_n256_s4_wgmma_x4", 3, 1),
+    config_of<TilingHopperLargeM>("m128_k128_n128_s4_wgmma_x2", 4, 1),
+    config_of<TilingHopperWide>("m128_k128_n256_s4_wgmma_x4", 5, 1),
 };
 
 }  // namespace
@@ -34,6 +43,16 @@ const DenseConfig& choose_dense_config(int m, int n, bool wgmma) {
   if (m <= 32 || !wgmma) return kConfigs[2];
   if (m <= 64) return kConfigs[3];
   return n >= 8192 ? kConfigs[5] : kConfigs[4];
+}
+
+DenseGrid plan_dense_grid(long long total_tiles, int sm_count, int resident,
+                          const DenseConfig& config) {
+  const long long floor_blocks = std::max(1LL, total_tiles / config.min_tiles_per_block);
+  const long long target =
+      std::min({static_cast<long long>(sm_count) * resident, floor_blocks, total_tiles});
+  const long long tiles_per_block = (total_tiles + target - 1) / target;
+  return {static_cast<int>(tiles_per_block),
+          static_cast<int>((total_tiles + tiles_per_block - 1) / tiles_per_block)};
 }
 
 const kernels::dense::DenseKernelEntry& dense_kernel(DType activation, QuantScheme scheme,

@@ -16,11 +16,27 @@ struct DenseConfig {
   int tile_k;
   int tile_n;
   int blocks_per_sm;  // what the configuration is built for; the device may allow fewer
+  // Fewest tiles a block's stripe gets when the problem is too small to give every resident
+  // block one (see plan_dense_grid).
+  int min_tiles_per_block;
 };
 
 // The configuration for m rows and n columns (n a multiple of 64; the last n tile may be
 // partial). `wgmma`: the device runs sm_90a code (compute capability 9.0).
 const DenseConfig& choose_dense_config(int m, int n, bool wgmma);
+
+// The persistent grid of one launch: `grid` blocks, each taking a stripe of `tiles_per_block`
+// consecutive (slice, k-step) tiles (the last stripe may be shorter).
+struct DenseGrid {
+  int tiles_per_block;
+  int grid;
+};
+
+// As many blocks as are resident at once (`resident` per SM), each with an equal stripe, but no
+// stripe shorter than config.min_tiles_per_block: on a small layer, more blocks only means more
+// blocks sharing each slice, and a longer reduction at the end (dense_kernel.cuh).
+DenseGrid plan_dense_grid(long long total_tiles, int sm_count, int resident,
+                          const DenseConfig& config);
 
 // The compiled kernels of one (activation, weight scheme) pair; throws kUnsupported for others.
 const kernels::dense::DenseKernelEntry& dense_kernel(DType activation, QuantScheme scheme,

@@ -185,19 +185,17 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   const long long total_tiles =
       static_cast<long long>(params.m_chunks) * params.n_tiles * (w.k / config.tile_k);
   require(total_tiles < (1LL << 31), "problem too large: more than 2^31 tiles");
-  // A persistent grid: as many blocks as are resident at once, each taking an equal stripe of the
-  // tiles (the workspace holds two partial-sum slots for each of them).
+  // A persistent grid of at most the resident blocks (the workspace holds two partial-sum slots
+  // for each of them).
   const int resident = std::min(config.blocks_per_sm, kernel.resident_blocks_per_sm(device));
   if (resident < 1) {
     throw Error(ErrorCode::kUnsupported,
                 std::string("kernel configuration ") + config.name + " does not fit on this device");
   }
-  const int grid_target =
-      static_cast<int>(std::min<long long>(static_cast<long long>(sm_count) * resident, total_tiles));
-  params.tiles_per_block = static_cast<int>((total_tiles + grid_target - 1) / grid_target);
-  const int grid = static_cast<int>((total_tiles + params.tiles_per_block - 1) /
-                                    params.tiles_per_block);
-  kernel.launch(params, grid, programmatic, stream);
+  const gemm_detail::DenseGrid grid =
+      gemm_detail::plan_dense_grid(total_tiles, sm_count, resident, config);
+  params.tiles_per_block = grid.tiles_per_block;
+  kernel.launch(params, grid.grid, programmatic, stream);
 }
 
 }  // namespace marlin

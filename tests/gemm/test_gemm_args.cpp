@@ -214,5 +214,46 @@ TEST(GemmArgs, LargeBatchesOnHopperUseTheWgmmaConfigurations) {
   EXPECT_EQ(gemm_detail::choose_dense_config(32, 8192, true).rows, 32);
 }
 
+TEST(GemmArgs, GridCoversEveryTileWithinTheResidentBlocks) {
+  // Every tile in exactly one stripe, never more blocks than are resident (the workspace has
+  // partial slots for those only), and no stripe shorter than the configuration's floor unless
+  // the whole problem is.
+  for (const bool wgmma : {false, true}) {
+    for (int m : {1, 9, 17, 64, 128}) {
+      const auto& config = gemm_detail::choose_dense_config(m, 4096, wgmma);
+      for (long long total : {1LL, 3LL, 7LL, 64LL, 512LL, 1024LL, 1376LL, 7168LL, 1000003LL}) {
+        for (int sm_count : {1, 132}) {
+          for (int resident = 1; resident <= config.blocks_per_sm; ++resident) {
+            const auto grid = gemm_detail::plan_dense_grid(total, sm_count, resident, config);
+            ASSERT_GE(grid.grid, 1);
+            EXPECT_LE(grid.grid, sm_count * resident) << config.name;
+            EXPECT_GE(static_cast<long long>(grid.grid) * grid.tiles_per_block, total);
+            EXPECT_LT(static_cast<long long>(grid.grid - 1) * grid.tiles_per_block, total);
+            EXPECT_GE(grid.tiles_per_block,
+                      std::min<long long>(total, config.min_tiles_per_block))
+                << config.name << " total " << total;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(GemmArgs, SmallLayersGetStripesOfSeveralTiles) {
+  // Llama-2-7B's 4096 x 4096 layer at m = 1 on 132 SMs: 16 slices x 32 k tiles. Two blocks per
+  // SM would get two tiles each (16 blocks per slice); the floor gives 128 blocks of 4.
+  const auto& small = gemm_detail::choose_dense_config(1, 4096, true);
+  const auto grid = gemm_detail::plan_dense_grid(512, 132, 2, small);
+  EXPECT_EQ(grid.tiles_per_block, 4);
+  EXPECT_EQ(grid.grid, 128);
+  // A large layer keeps every resident block busy: 70B's 28672 x 8192 at m = 1.
+  const auto large = gemm_detail::plan_dense_grid(32 * 224, 132, 2, small);
+  EXPECT_EQ(large.grid, 256);
+  EXPECT_EQ(large.tiles_per_block, 28);
+  // m = 9..16 tiles are half as wide: a floor of 8.
+  const auto& medium = gemm_detail::choose_dense_config(16, 4096, true);
+  EXPECT_EQ(gemm_detail::plan_dense_grid(1024, 132, 2, medium).tiles_per_block, 8);
+}
+
 }  // namespace
 }  // namespace marlin
