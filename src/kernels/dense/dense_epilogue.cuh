@@ -153,6 +153,89 @@ __device__ __forceinline__ float* partial_slot(const DenseParams& p, int block, 
   return p.partials + static_cast<std::int64_t>(slot) * p.slot_rows * T::kTileN;
 }
 
+// The last block of a shared slice: all threads sum the slices' partial slots, 4 columns at a
+// time, and write C.
+template <class T, class F>
+__device__ __forceinline__ void write_slot_sums(const DenseParams& p, int slice_index,
+                                                int first_block, int last_block, int k_tiles,
+                                                std::int64_t row0, int column0, int rows,
+                                                int columns) {
+  const auto add = [](float4& sum, float4 part) {
+    sum.x += part.x;
+    sum.y += part.y;
+    sum.z += part.z;
+    sum.w += part.w;
+  };
+  if constexpr (T::kWgmma) {
+    // m > 32: a tile has more positions than the block has threads, and slices are shared by
+    // few blocks. One thread per position, the slots in block order (ptxas unrolls this by 4,
+    // 4 loads in flight; anything more elaborate cost 60-100 bytes more of spills at these
+    // tilings' register caps).
+    for (int i = threadIdx.x; i < rows * T::kTileN / 4; i += T::kThreads) {
+      const int row = i / (T::kTileN / 4);
+      const int column = (i % (T::kTileN / 4)) * 4;
+      if (column >= columns) continue;
+      float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      for (int block = first_block; block <= last_block; ++block) {
+        const float* slot = partial_slot<T>(p, block, slice_index, k_tiles);
+        // .cg: written by other SMs; this SM's L1 is not coherent with them.
+        add(sum, __ldcg(reinterpret_cast<const float4*>(slot + row * T::kTileN + column)));
+      }
+      store_output_pair<F>(p, row0 + row, column0 + column, sum.x, sum.y);
+      store_output_pair<F>(p, row0 + row, column0 + column + 2, sum.z, sum.w);
+    }
+    return;
+  }
+  // m <= 32: a slice of a small layer is shared by up to ~20 blocks, and at m = 1-2 a tile has
+  // fewer float4 positions than the block has threads. Summing each position's slots in one
+  // thread, one L2 round trip per 4 slots, made this the longest step of the launch's tail. So
+  // `lanes` adjacent lanes share a position: lane q sums slots q, q + lanes, ... in block order,
+  // 4 loads in flight at once, and a butterfly of shuffles adds the lanes' sums. Fixed
+  // partition, fixed order: still bitwise deterministic.
+  const int positions = rows * T::kTileN / 4;
+  int lanes = 1;
+  while (lanes < 8 && positions * lanes * 2 <= T::kThreads) lanes *= 2;
+  const int lane = threadIdx.x % lanes;
+  const unsigned group_mask = ((1u << lanes) - 1) << (threadIdx.x % 32 - lane);
+  // Every block after the first starts its stripe inside the slice: its slot is slot 0, so those
+  // slots are a constant stride apart.
+  const std::int64_t stride = 2 * static_cast<std::int64_t>(p.slot_rows) * T::kTileN;
+  const float* const first_slot = partial_slot<T>(p, first_block, slice_index, k_tiles);
+  for (int i = threadIdx.x / lanes; i < positions; i += T::kThreads / lanes) {
+    const int row = i / (T::kTileN / 4);
+    const int column = (i % (T::kTileN / 4)) * 4;
+    if (column >= columns) continue;  // (the same for all lanes of the position)
+    const int offset = row * T::kTileN + column;
+    // (explicit batches: ptxas does not unroll a loop of run-time stride)
+    constexpr int kBatch = 4;
+    float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    for (int batch = first_block + lane; batch <= last_block; batch += kBatch * lanes) {
+      float4 part[kBatch];
+#pragma unroll
+      for (int j = 0; j < kBatch; ++j) {
+        const int block = batch + j * lanes;
+        const float* slot = block == first_block ? first_slot : p.partials + block * stride;
+        if (block <= last_block) part[j] = __ldcg(reinterpret_cast<const float4*>(slot + offset));
+      }
+#pragma unroll
+      for (int j = 0; j < kBatch; ++j) {
+        if (batch + j * lanes <= last_block) add(sum, part[j]);
+      }
+    }
+    for (int distance = 1; distance < lanes; distance *= 2) {
+      // (a + b == b + a exactly: every lane of the position ends with the same sum)
+      sum.x += __shfl_xor_sync(group_mask, sum.x, distance);
+      sum.y += __shfl_xor_sync(group_mask, sum.y, distance);
+      sum.z += __shfl_xor_sync(group_mask, sum.z, distance);
+      sum.w += __shfl_xor_sync(group_mask, sum.w, distance);
+    }
+    if (lane == 0) {
+      store_output_pair<F>(p, row0 + row, column0 + column, sum.x, sum.y);
+      store_output_pair<F>(p, row0 + row, column0 + column + 2, sum.z, sum.w);
+    }
+  }
+}
+
 // The block has finished its part of one slice: reduce and publish it.
 template <class T, class F>
 __device__ __forceinline__ void finish_slice(const DenseParams& p, Accumulators<T>& acc,
@@ -203,65 +286,10 @@ __device__ __forceinline__ void finish_slice(const DenseParams& p, Accumulators<
   __syncthreads();
   if (arrived_last) {
     __threadfence();  // the other blocks' slots, counted before our atomic, are visible to us
-    // All threads sum the slots, 4 columns at a time, and write C. A slice of a small layer is
-    // shared by up to ~20 blocks, and at m = 1-2 a tile has fewer float4 positions than the block
-    // has threads: summing each position's slots in one thread, one L2 round trip per slot (or
-    // per 4, as ptxas unrolls the loop), made this the longest step of the launch's tail. So
-    // `lanes` adjacent lanes share a position: lane q sums slots q, q + lanes, ... in block
-    // order, and a butterfly of shuffles adds the lanes' sums. Fixed partition, fixed order:
-    // still bitwise deterministic.
     const int rows = min(p.m - tile.m_chunk * T::kRows, T::kRows);
     const int columns = min(p.n - column0, T::kTileN);
-    const int positions = rows * T::kTileN / 4;
-    int lanes = 1;
-    while (lanes < 8 && positions * lanes * 2 <= T::kThreads) lanes *= 2;
-    const int lane = threadIdx.x % lanes;
-    const unsigned group_mask = ((1u << lanes) - 1) << (threadIdx.x % 32 - lane);
-    // Every block after the first starts its stripe inside the slice: its slot is slot 0, so
-    // those slots are a constant stride apart.
-    const std::int64_t stride = 2 * static_cast<std::int64_t>(p.slot_rows) * T::kTileN;
-    const float* const first_slot = partial_slot<T>(p, first_block, slice_index, k_tiles);
-    for (int i = threadIdx.x / lanes; i < positions; i += T::kThreads / lanes) {
-      const int row = i / (T::kTileN / 4);
-      const int column = (i % (T::kTileN / 4)) * 4;
-      if (column >= columns) continue;  // (the same for all lanes of the position)
-      const int offset = row * T::kTileN + column;
-      // Batches of 4 loads in flight at once (ptxas does not unroll a loop of run-time stride),
-      // except in the wgmma tilings: there m > 32 and slices are shared by few blocks, and the
-      // batch cost 60-100 bytes more of spills at their register caps.
-      constexpr int kBatch = T::kWgmma ? 1 : 4;
-      float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      for (int batch = first_block + lane; batch <= last_block; batch += kBatch * lanes) {
-        float4 part[kBatch];
-#pragma unroll
-        for (int j = 0; j < kBatch; ++j) {
-          const int block = batch + j * lanes;
-          const float* slot = block == first_block ? first_slot : p.partials + block * stride;
-          // .cg: written by other SMs; this SM's L1 is not coherent with them.
-          if (block <= last_block) part[j] = __ldcg(reinterpret_cast<const float4*>(slot + offset));
-        }
-#pragma unroll
-        for (int j = 0; j < kBatch; ++j) {
-          if (batch + j * lanes <= last_block) {
-            sum.x += part[j].x;
-            sum.y += part[j].y;
-            sum.z += part[j].z;
-            sum.w += part[j].w;
-          }
-        }
-      }
-      for (int distance = 1; distance < lanes; distance *= 2) {
-        // (a + b == b + a exactly: every lane of the position ends with the same sum)
-        sum.x += __shfl_xor_sync(group_mask, sum.x, distance);
-        sum.y += __shfl_xor_sync(group_mask, sum.y, distance);
-        sum.z += __shfl_xor_sync(group_mask, sum.z, distance);
-        sum.w += __shfl_xor_sync(group_mask, sum.w, distance);
-      }
-      if (lane == 0) {
-        store_output_pair<F>(p, row0 + row, column0 + column, sum.x, sum.y);
-        store_output_pair<F>(p, row0 + row, column0 + column + 2, sum.z, sum.w);
-      }
-    }
+    write_slot_sums<T, F>(p, slice_index, first_block, last_block, k_tiles, row0, column0, rows,
+                          columns);
     if (threadIdx.x == 0) p.arrivals[slice_index] = 0;  // clean for the next launch
   }
 }
