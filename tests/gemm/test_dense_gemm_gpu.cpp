@@ -70,6 +70,9 @@ std::vector<Problem> shape_sweep() {
     problems.push_back({m, 512, 256, 32});
     problems.push_back({m, 768, 512, 64});
   }
+  // The last block's slot sum with lanes sharing a position (m <= 2) over a slice shared by ~18
+  // blocks (86 k tiles in stripes of 5), and a last n tile of half its columns.
+  for (int m : {1, 2}) problems.push_back({m, 11008, 640, 128});
   // Hopper's 256-column wgmma tiling (m > 64, n >= 8192): a last tile of one 64-column slice, whose
   // three missing slices the warpgroups compute and drop; group 32 changes scales mid-stage.
   for (int m : {65, 130}) problems.push_back({m, 256, 8256, 32});

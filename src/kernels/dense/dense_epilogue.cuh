@@ -153,7 +153,7 @@ __device__ __forceinline__ float* partial_slot(const DenseParams& p, int block, 
   return p.partials + static_cast<std::int64_t>(slot) * p.slot_rows * T::kTileN;
 }
 
-// The last block of a shared slice: all threads sum the slices' partial slots, 4 columns at a
+// The last block of a shared slice: all threads sum the slice's partial slots, 4 columns at a
 // time, and write C.
 template <class T, class F>
 __device__ __forceinline__ void write_slot_sums(const DenseParams& p, int slice_index,
