@@ -47,9 +47,9 @@ const DenseConfig& choose_dense_config(int m, int n, bool wgmma) {
 
 DenseGrid plan_dense_grid(long long total_tiles, int sm_count, int resident,
                           const DenseConfig& config) {
+  // (at most total_tiles blocks: the floor is at least one tile)
   const long long floor_blocks = std::max(1LL, total_tiles / config.min_tiles_per_block);
-  const long long target =
-      std::min({static_cast<long long>(sm_count) * resident, floor_blocks, total_tiles});
+  const long long target = std::min(static_cast<long long>(sm_count) * resident, floor_blocks);
   const long long tiles_per_block = (total_tiles + target - 1) / target;
   return {static_cast<int>(tiles_per_block),
           static_cast<int>((total_tiles + tiles_per_block - 1) / tiles_per_block)};
