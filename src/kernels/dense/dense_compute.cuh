@@ -39,6 +39,7 @@ struct WarpOperands {
   int b_index;                      // uint4 index of the lane's first chunk at the first step
   int group_offset;                 // element offset of the lane's 8 scales / zeros, first step
   int group_mask;                   // group size - 1 (all bits for per-channel)
+  int group_shift;                  // log2 of the group size (31 for per-channel)
   int quarter;                      // wgmma: the warp's 16-column block of its slice (0-3)
 
   __device__ __forceinline__ WarpOperands(const DenseParams& p, int slice, int k_group) {
@@ -60,6 +61,7 @@ struct WarpOperands {
     const int group_row = (k_group * T::kKStepsPerWarp * 16) >> p.group_shift;
     group_offset = group_row * T::kTileN + slice * layout::kTileN + (lane / 4) * 8;
     group_mask = p.group_shift >= 31 ? -1 : (1 << p.group_shift) - 1;
+    group_shift = p.group_shift;
     quarter = (threadIdx.x / 32) % 4;
     // Keep these in registers: left alone, ptxas recomputes them from the thread index in every
     // stage (~25 instructions per warp-stage in the m <= 8 loop, SASS sm_90a) to save registers
@@ -289,8 +291,18 @@ __device__ __forceinline__ void compute_stage_wgmma(const std::uint8_t* stage,
   ptx::FragmentA weights[T::kKSteps];
 #pragma unroll
   for (int s = 0; s < T::kKSteps; ++s) {
-    // Groups of 32 or 64 rows change inside the stage.
-    if (s > 0 && (s * 16) % T::kMinGroupSize == 0 && ((s * 16) & operands.group_mask) == 0) {
+    // Groups of 32 or 64 rows change inside the stage. With zero points in the overlapped
+    // tilings the reload is unconditional (the row of step s is (16 s) >> group_shift, the same
+    // row again where no group starts): a branch between two multiplies in flight, around the
+    // zero subtrahends, made ptxas serialize every wgmma of the stage (C7513: a full wait after
+    // each).
+    if constexpr (F::kHasZeros && T::kWgmmaOverlap) {
+      if (s > 0 && (s * 16) % T::kMinGroupSize == 0) {
+        group.load(stage, operands.group_offset + ((s * 16) >> operands.group_shift) * T::kTileN,
+                   operands.quarter);
+      }
+    } else if (s > 0 && (s * 16) % T::kMinGroupSize == 0 &&
+               ((s * 16) & operands.group_mask) == 0) {
       group_offset += T::kTileN;
       group.load(stage, group_offset, operands.quarter);
     }
