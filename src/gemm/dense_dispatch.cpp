@@ -16,23 +16,25 @@ constexpr DenseConfig config_of(const char* name, int tiling, int min_tiles_per_
   return {name, tiling, T::kRows, T::kTileK, T::kTileN, T::kBlocksPerSM, min_tiles_per_block};
 }
 
-// Why these six and these limits: dense_tiling.h, with the measurements.
+// Why these seven and these limits: dense_tiling.h, with the measurements.
 //
 // Shortest stripes (H100, 2026-11-27, same-run ratios over FP16 cuBLASLt summed per model,
 // plain / static_weights launches; docs/dense-kernel-notes.md, v8). Without a floor, a 4096 x 4096
 // layer at m = 1 gave 256 blocks two tiles each, 16 blocks per slice:
 //  - m <= 8: at least 4 tiles. 8B m = 1: 2.46 / 2.99 against 2.36 / 2.79 with none; a floor of 8
 //    lost at m = 1 (2.44 / 2.82).
-//  - m <= 32: at least 8 (128 x 128 tiles: the same bytes as 4 of the m <= 8 tiles). 8B m = 16:
-//    2.16 / 2.50 against 2.06 / 2.35 with a floor of 4.
-//  - wgmma (m > 32): no floor; their layers have m / 64 times the slices already.
+//  - m <= 32 on mma.sync: at least 8 (128 x 128 tiles: the same bytes as 4 of the m <= 8 tiles).
+//    8B m = 16: 2.16 / 2.50 against 2.06 / 2.35 with a floor of 4.
+//  - wgmma (m > 16 on Hopper): no floor, measured at m = 17..32 only against the mma.sync tiling
+//    with its floor of 8 (dense_tiling.h); from m = 33 on, layers have m / 64 times the slices.
 constexpr DenseConfig kConfigs[kDenseTilings] = {
     config_of<TilingSmallM>("m16_k128_n256_s4_b2", 0, 4),
     config_of<TilingMediumM>("m16_k128_n128_s6_b2", 1, 8),
     config_of<TilingLargeM>("m32_k128_n256_s4", 2, 8),
-    config_of<TilingHopperMediumM>("m64_k128_n256_s4_wgmma_x4", 3, 1),
-    config_of<TilingHopperLargeM>("m128_k128_n128_s4_wgmma_x2", 4, 1),
-    config_of<TilingHopperWide>("m128_k128_n256_s4_wgmma_x4", 5, 1),
+    config_of<TilingHopperSmallM>("m32_k128_n128_s6_b2_wgmma_x2", 3, 1),
+    config_of<TilingHopperMediumM>("m64_k128_n256_s4_wgmma_x4", 4, 1),
+    config_of<TilingHopperLargeM>("m128_k128_n128_s4_wgmma_x2", 5, 1),
+    config_of<TilingHopperWide>("m128_k128_n256_s4_wgmma_x4", 6, 1),
 };
 
 }  // namespace
@@ -40,9 +42,10 @@ constexpr DenseConfig kConfigs[kDenseTilings] = {
 const DenseConfig& choose_dense_config(int m, int n, bool wgmma) {
   if (m <= 8) return kConfigs[0];
   if (m <= 16) return kConfigs[1];
-  if (m <= 32 || !wgmma) return kConfigs[2];
-  if (m <= 64) return kConfigs[3];
-  return n >= 8192 ? kConfigs[5] : kConfigs[4];
+  if (!wgmma) return kConfigs[2];
+  if (m <= 32) return kConfigs[3];
+  if (m <= 64) return kConfigs[4];
+  return n >= 8192 ? kConfigs[6] : kConfigs[5];
 }
 
 DenseGrid plan_dense_grid(long long total_tiles, int sm_count, int resident,

@@ -55,14 +55,15 @@ std::vector<Problem> shape_sweep() {
   for (int m : {17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 100, 128, 256, 1000, 4096})
     problems.push_back({m, 4096, 4096, 128});
   // Llama-2-7B layers (and per-channel scales), a few m each.
-  for (int m : {1, 16, 64, 200}) {
+  for (int m : {1, 16, 24, 64, 200}) {
     problems.push_back({m, 4096, 12288, 128});
     problems.push_back({m, 4096, 22016, 128});
     problems.push_back({m, 11008, 4096, 128});
     problems.push_back({m, 4096, 4096, kPerChannel});
   }
-  // Small and odd shapes: fractions of an SM wave, n not a multiple of 256, one k tile.
-  for (int m : {1, 7, 33, 77}) {
+  // Small and odd shapes: fractions of an SM wave, n not a multiple of 256, one k tile; an m of
+  // each tiling family (m = 20: Hopper's 32-row wgmma tiling).
+  for (int m : {1, 7, 20, 33, 77}) {
     problems.push_back({m, 128, 128, 128});
     problems.push_back({m, 256, 384, 128});
     problems.push_back({m, 1152, 640, 128});

@@ -198,6 +198,13 @@ TEST(GemmArgs, SmallBatchesUseTheMemoryBoundConfiguration) {
     EXPECT_EQ(gemm_detail::choose_dense_config(32, 4096, wgmma).rows, 32);
   }
   EXPECT_EQ(gemm_detail::choose_dense_config(4096, 4096, false).rows, 32);
+  // m = 17..32: warpgroup MMA on Hopper, mma.sync elsewhere; m <= 16 is mma.sync everywhere.
+  for (const int m : {17, 32}) {
+    EXPECT_STREQ(gemm_detail::choose_dense_config(m, 4096, true).name,
+                 "m32_k128_n128_s6_b2_wgmma_x2");
+  }
+  EXPECT_STREQ(gemm_detail::choose_dense_config(32, 4096, false).name, "m32_k128_n256_s4");
+  EXPECT_STREQ(gemm_detail::choose_dense_config(16, 4096, true).name, "m16_k128_n128_s6_b2");
 }
 
 TEST(GemmArgs, LargeBatchesOnHopperUseTheWgmmaConfigurations) {

@@ -1,6 +1,6 @@
 // Hopper warpgroup MMA (sm_90a only; PTX ISA: "Asynchronous Warpgroup Level Matrix Multiply-
 // Accumulate"). Four consecutive warps (a warpgroup, first warp index divisible by 4) issue
-// D[64 x N] += A[64 x 16] * B[16 x N] together, asynchronously (N = 64 or 128 here):
+// D[64 x N] += A[64 x 16] * B[16 x N] together, asynchronously (N = 32, 64 or 128 here):
 //
 //   A  from registers: warp w of the warpgroup holds rows 16w .. 16w + 15 in the register layout
 //      of mma.m16n8k16's A operand (mma.cuh)
@@ -74,8 +74,8 @@ __device__ __forceinline__ void fence_proxy_async_shared() {
 #endif
 }
 
-// d[j] (8-column group j of this warp's 16 rows) += A * B, for the 64 x N x 16 step (N = 64 or
-// 128: a warp holds N / 8 fragments).
+// d[j] (8-column group j of this warp's 16 rows) += A * B, for the 64 x N x 16 step (N = 32, 64
+// or 128: a warp holds N / 8 fragments).
 template <int N, class E>
 __device__ __forceinline__ void wgmma_m64k16(FragmentC (&d)[N / 8], const FragmentA& a,
                                              std::uint64_t b_descriptor);
@@ -89,6 +89,10 @@ __device__ __forceinline__ void wgmma_m64k16(FragmentC (&d)[N / 8], const Fragme
 #define MARLIN_WGMMA_INPUTS \
   "r"(a.reg[0]), "r"(a.reg[1]), "r"(a.reg[2]), "r"(a.reg[3]), "l"(b_descriptor), "n"(1)
 // D registers, then A's four, the descriptor and scale-d (1: accumulate into D).
+#define MARLIN_WGMMA_N32_OPERANDS \
+  "{" \
+  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15" \
+  "}, {%16, %17, %18, %19}, %20, accumulate, 1, 1, 0;\n}\n"
 #define MARLIN_WGMMA_N64_OPERANDS \
   "{" \
   "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
@@ -102,6 +106,15 @@ __device__ __forceinline__ void wgmma_m64k16(FragmentC (&d)[N / 8], const Fragme
   "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63" \
   "}, {%64, %65, %66, %67}, %68, accumulate, 1, 1, 0;\n}\n"
 #define MARLIN_DEFINE_WGMMA(ElementTag, ptx_type)                                               \
+  template <>                                                                                  \
+  __device__ __forceinline__ void wgmma_m64k16<32, ElementTag>(                                \
+      FragmentC(&d)[4], const FragmentA& a, std::uint64_t b_descriptor) {                      \
+    asm volatile("{\n.reg .pred accumulate;\nsetp.ne.b32 accumulate, %21, 0;\n"              \
+                 "wgmma.mma_async.sync.aligned.m64n32k16.f32." ptx_type "." ptx_type " "      \
+                 MARLIN_WGMMA_N32_OPERANDS                                                     \
+                 : MARLIN_WGMMA_D(0), MARLIN_WGMMA_D(1), MARLIN_WGMMA_D(2), MARLIN_WGMMA_D(3)  \
+                 : MARLIN_WGMMA_INPUTS);                                                       \
+  }                                                                                            \
   template <>                                                                                  \
   __device__ __forceinline__ void wgmma_m64k16<64, ElementTag>(                                \
       FragmentC(&d)[8], const FragmentA& a, std::uint64_t b_descriptor) {                      \
@@ -123,6 +136,11 @@ __device__ __forceinline__ void wgmma_m64k16(FragmentC (&d)[N / 8], const Fragme
 #else
 #define MARLIN_DEFINE_WGMMA(ElementTag, ptx_type)                                               \
   template <>                                                                                  \
+  __device__ __forceinline__ void wgmma_m64k16<32, ElementTag>(FragmentC(&)[4],                \
+                                                               const FragmentA&, std::uint64_t) { \
+    __trap();                                                                                  \
+  }                                                                                            \
+  template <>                                                                                  \
   __device__ __forceinline__ void wgmma_m64k16<64, ElementTag>(FragmentC(&)[8],                \
                                                                const FragmentA&, std::uint64_t) { \
     __trap();                                                                                  \
@@ -138,6 +156,7 @@ MARLIN_DEFINE_WGMMA(Bf16, "bf16")
 #undef MARLIN_DEFINE_WGMMA
 #undef MARLIN_WGMMA_N128_OPERANDS
 #undef MARLIN_WGMMA_N64_OPERANDS
+#undef MARLIN_WGMMA_N32_OPERANDS
 #undef MARLIN_WGMMA_INPUTS
 #undef MARLIN_WGMMA_D8
 #undef MARLIN_WGMMA_D

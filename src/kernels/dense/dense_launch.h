@@ -21,7 +21,7 @@ struct DenseKernelEntry {
   int shared_bytes;
 };
 
-constexpr int kDenseTilings = 6;
+constexpr int kDenseTilings = 7;
 
 const DenseKernelEntry* dense_kernels_fp16_int4();
 const DenseKernelEntry* dense_kernels_fp16_int4_zero_point();

@@ -51,7 +51,7 @@ template <class F>
 const DenseKernelEntry* all_tilings() {
   static constexpr DenseKernelEntry kEntries[kDenseTilings] = {
       entry_of<TilingSmallM, F>(), entry_of<TilingMediumM, F>(), entry_of<TilingLargeM, F>(),
-      entry_of<TilingHopperMediumM, F>(),
+      entry_of<TilingHopperSmallM, F>(), entry_of<TilingHopperMediumM, F>(),
       entry_of<TilingHopperLargeM, F>(), entry_of<TilingHopperWide, F>()};
   return kEntries;
 }

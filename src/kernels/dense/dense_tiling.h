@@ -38,8 +38,9 @@ struct Tiling {
   // stage (dense_compute.cuh). Then no warps split k, and a warp holds kRows / 8 fragments.
   static constexpr bool kWgmma = kWgmma_;
   static_assert(!kWgmma || ((kTileK_ == 64 || kTileK_ == 128) &&
-                            (kMBlocks_ == 8 || kMBlocks_ == 4) && kTileN_ == 64 * kThreads_ / 128),
-                "the wgmma path is written for 64 or 128 batch rows x 64 or 128 k, a slice per "
+                            (kMBlocks_ == 8 || kMBlocks_ == 4 || kMBlocks_ == 2) &&
+                            kTileN_ == 64 * kThreads_ / 128),
+                "the wgmma path is written for 32, 64 or 128 batch rows x 64 or 128 k, a slice per "
                 "warpgroup");
   // wgmma: a stage's multiplies stay in flight while the next stage is dequantized (the wait
   // allows one group outstanding), and the loads run one stage less far ahead, so that a buffer is
@@ -69,18 +70,28 @@ struct Tiling {
 //    2.04x with 128 x 128 tiles.
 //  - m <= 16: 128 x 128 tiles, 6 stages, two blocks per SM: at m = 16 the small 7B layers need the
 //    finer partition (1.43x against 1.20x with 128 x 256).
-//  - larger m: 32-row chunks of 128 x 256 tiles, one block per SM; better than 64-row tiles at
-//    m = 32-128 on both models (70B m = 32: 1.61x against 1.32x).
+//  - larger m (m = 17..32 on Hopper, every m > 16 elsewhere): 32-row chunks of 128 x 256 tiles,
+//    one block per SM; better than 64-row tiles at m = 32-128 on both models (70B m = 32: 1.61x
+//    against 1.32x).
 //  - m <= 8 also swaps the mma operands (v5, H100 2026-11-27: +3-5% over the same tiling
 //    without, in one run). It covers 8 batch rows, so it serves m <= 8 only
 //    (dense_dispatch.cpp); at m = 9..16 a swapped loop with two 8-row blocks lost to the plain one.
 using TilingSmallM = Tiling<1, 128, 256, 4, 2, true>;
 using TilingMediumM = Tiling<1, 128, 128, 6, 2>;
 using TilingLargeM = Tiling<2, 128, 256, 4, 1>;
-// Hopper only (compute capability 9.0, sm_90a), m > 32: warpgroup MMA over 64- or 128-row chunks,
-// so each weight tile is dequantized once per 64 or 128 rows instead of once per 32. Measured on an
-// H100 (2026-11-27, same-run ratios over FP16 cuBLASLt, summed per model; the notes have the
-// tables):
+// Hopper only (compute capability 9.0, sm_90a), m > 16: warpgroup MMA over 32-, 64- or 128-row
+// chunks; from m = 33 on, each weight tile is dequantized once per 64 or 128 rows instead of once
+// per 32. Measured on an H100 (2026-11-27, same-run ratios over FP16 cuBLASLt, summed per model;
+// the notes have the tables):
+//  - m = 17..32: 32-row chunks (wgmma N = 32) of 128 columns, 2 warpgroups, two blocks per SM,
+//    6 stages, overlapped. One multiply per warpgroup and k16 step instead of 16 mma.sync per
+//    warp, and A read by the tensor cores from shared memory (no ldmatrix). m = 32, plain
+//    launches: 4 warpgroups on 256 columns (one block per SM) gave 7B 1.59x against 1.47x for
+//    the mma.sync tiling, 70B 2.44-2.55x against 2.30-2.34x, every layer faster but Llama-3-8B's
+//    4096 x 6144 (10% slower); this one is 0-6% faster again on every layer (another run), the
+//    two blocks' barriers interleaving. With 16 rows (N = 16) the 4-warpgroup tiling lost at
+//    m = 9..16 to the mma.sync one (7B m = 16: 1.84x against 1.99x) and at m <= 8 to the swapped
+//    one (7B m = 1: 2.05x against 2.35x).
 //  - m = 33..64: 64-row chunks, 4 warpgroups on 256 columns, multiplies overlapping the next
 //    stage. 70B 1.9x at m = 64, against 1.2x for two 32-row mma.sync chunks. More warpgroups won:
 //    the same tiling with 2 warpgroups on 128 columns reached 1.44x (64-wide k stages).
@@ -95,6 +106,7 @@ using TilingLargeM = Tiling<2, 128, 256, 4, 1>;
 //    stages: at 128 registers a thread the overlapped version spilled around in-flight multiplies
 //    and computed wrong results on the H100. This one spills loader state (~6 L1-resident loads a
 //    stage, SASS checked) and is correct on every test.
+using TilingHopperSmallM = Tiling<2, 128, 128, 6, 2, false, true, 256, true>;
 using TilingHopperMediumM = Tiling<4, 128, 256, 4, 1, false, true, 512, true>;
 using TilingHopperLargeM = Tiling<8, 128, 128, 4, 1, false, true, 256, true>;
 using TilingHopperWide = Tiling<8, 128, 256, 4, 1, false, true, 512, false>;
