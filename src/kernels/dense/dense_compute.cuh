@@ -275,8 +275,15 @@ __device__ __forceinline__ ptx::FragmentA weight_block(const uint4* b_stage, int
   return {{low.reg[0], high.reg[0], low.reg[1], high.reg[1]}};
 }
 
-template <class T, class F>
-__device__ __forceinline__ void compute_stage_wgmma(const std::uint8_t* stage,
+// Where a k16 step reloads its group (scales, zero subtrahends) inside a stage.
+enum class GroupReload {
+  kNever,             // one group spans the stage (group size >= kTileK, or per-channel)
+  kWhereGroupsStart,  // a branch per step on the group size
+  kEveryMinGroup,     // every 32 rows, whether or not a group starts there
+};
+
+template <class T, class F, GroupReload kReload>
+__device__ __forceinline__ void compute_steps_wgmma(const std::uint8_t* stage,
                                                     const WarpOperands<T, F>& operands,
                                                     Accumulators<T>& acc) {
   using E = ElementOf<F::kActivation>;
@@ -291,20 +298,18 @@ __device__ __forceinline__ void compute_stage_wgmma(const std::uint8_t* stage,
   ptx::FragmentA weights[T::kKSteps];
 #pragma unroll
   for (int s = 0; s < T::kKSteps; ++s) {
-    // Groups of 32 or 64 rows change inside the stage. With zero points in the overlapped
-    // tilings the reload is unconditional (the row of step s is (16 s) >> group_shift, the same
-    // row again where no group starts): a branch between two multiplies in flight, around the
-    // zero subtrahends, made ptxas serialize every wgmma of the stage (C7513: a full wait after
-    // each).
-    if constexpr (F::kHasZeros && T::kWgmmaOverlap) {
+    // Groups of 32 or 64 rows change inside the stage. kEveryMinGroup: the row of step s is
+    // (16 s) >> group_shift, the same row again where no group starts.
+    if constexpr (kReload == GroupReload::kEveryMinGroup) {
       if (s > 0 && (s * 16) % T::kMinGroupSize == 0) {
         group.load(stage, operands.group_offset + ((s * 16) >> operands.group_shift) * T::kTileN,
                    operands.quarter);
       }
-    } else if (s > 0 && (s * 16) % T::kMinGroupSize == 0 &&
-               ((s * 16) & operands.group_mask) == 0) {
-      group_offset += T::kTileN;
-      group.load(stage, group_offset, operands.quarter);
+    } else if constexpr (kReload == GroupReload::kWhereGroupsStart) {
+      if (s > 0 && (s * 16) % T::kMinGroupSize == 0 && ((s * 16) & operands.group_mask) == 0) {
+        group_offset += T::kTileN;
+        group.load(stage, group_offset, operands.quarter);
+      }
     }
     weights[s] = weight_block<T, F>(
         b_stage, operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32, operands.quarter,
@@ -328,6 +333,27 @@ __device__ __forceinline__ void compute_stage_wgmma(const std::uint8_t* stage,
         ptx::wgmma_wait_group<0>();
       }
     }
+  }
+}
+
+template <class T, class F>
+__device__ __forceinline__ void compute_stage_wgmma(const std::uint8_t* stage,
+                                                    const WarpOperands<T, F>& operands,
+                                                    Accumulators<T>& acc) {
+  if constexpr (F::kHasZeros && T::kWgmmaOverlap) {
+    // With zero points in the overlapped tilings, a branch between two multiplies in flight,
+    // around the zero subtrahends, made ptxas serialize every wgmma of the stage (C7513: a full
+    // wait after each). So the reload is unconditional where groups are shorter than a stage,
+    // and a second copy of the loop, chosen once per stage, has none where they are not
+    // (group 128: 3 reloads a stage fewer, 70B m = 32 zero points 1.16x -> ? of the fp16 time).
+    constexpr int kTileKShift = T::kTileK == 128 ? 7 : 6;
+    if (operands.group_shift >= kTileKShift) {
+      compute_steps_wgmma<T, F, GroupReload::kNever>(stage, operands, acc);
+    } else {
+      compute_steps_wgmma<T, F, GroupReload::kEveryMinGroup>(stage, operands, acc);
+    }
+  } else {
+    compute_steps_wgmma<T, F, GroupReload::kWhereGroupsStart>(stage, operands, acc);
   }
 }
 
