@@ -105,55 +105,41 @@ __device__ __forceinline__ void wgmma_m64k16(FragmentC (&d)[N / 8], const Fragme
   "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
   "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63" \
   "}, {%64, %65, %66, %67}, %68, accumulate, 1, 1, 0;\n}\n"
-#define MARLIN_DEFINE_WGMMA(ElementTag, ptx_type)                                               \
-  template <>                                                                                  \
-  __device__ __forceinline__ void wgmma_m64k16<32, ElementTag>(                                \
-      FragmentC(&d)[4], const FragmentA& a, std::uint64_t b_descriptor) {                      \
-    asm volatile("{\n.reg .pred accumulate;\nsetp.ne.b32 accumulate, %21, 0;\n"              \
-                 "wgmma.mma_async.sync.aligned.m64n32k16.f32." ptx_type "." ptx_type " "      \
-                 MARLIN_WGMMA_N32_OPERANDS                                                     \
-                 : MARLIN_WGMMA_D(0), MARLIN_WGMMA_D(1), MARLIN_WGMMA_D(2), MARLIN_WGMMA_D(3)  \
-                 : MARLIN_WGMMA_INPUTS);                                                       \
-  }                                                                                            \
-  template <>                                                                                  \
-  __device__ __forceinline__ void wgmma_m64k16<64, ElementTag>(                                \
-      FragmentC(&d)[8], const FragmentA& a, std::uint64_t b_descriptor) {                      \
-    asm volatile("{\n.reg .pred accumulate;\nsetp.ne.b32 accumulate, %37, 0;\n"              \
-                 "wgmma.mma_async.sync.aligned.m64n64k16.f32." ptx_type "." ptx_type " "      \
-                 MARLIN_WGMMA_N64_OPERANDS                                                     \
-                 : MARLIN_WGMMA_D8(0)                                                          \
-                 : MARLIN_WGMMA_INPUTS);                                                       \
-  }                                                                                            \
-  template <>                                                                                  \
-  __device__ __forceinline__ void wgmma_m64k16<128, ElementTag>(                               \
-      FragmentC(&d)[16], const FragmentA& a, std::uint64_t b_descriptor) {                     \
-    asm volatile("{\n.reg .pred accumulate;\nsetp.ne.b32 accumulate, %69, 0;\n"              \
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." ptx_type "." ptx_type " "     \
-                 MARLIN_WGMMA_N128_OPERANDS                                                    \
-                 : MARLIN_WGMMA_D8(0), MARLIN_WGMMA_D8(8)                                      \
-                 : MARLIN_WGMMA_INPUTS);                                                       \
+// One specialization: its operand string, the operand number of scale-d, the D registers.
+#define MARLIN_DEFINE_WGMMA_N(N, ElementTag, ptx_type, operands, scale_operand, ...)         \
+  template <>                                                                                \
+  __device__ __forceinline__ void wgmma_m64k16<N, ElementTag>(                               \
+      FragmentC(&d)[N / 8], const FragmentA& a, std::uint64_t b_descriptor) {                \
+    asm volatile("{\n.reg .pred accumulate;\nsetp.ne.b32 accumulate, " scale_operand ", 0;\n" \
+                 "wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." ptx_type "." ptx_type " " \
+                 operands                                                                    \
+                 : __VA_ARGS__                                                               \
+                 : MARLIN_WGMMA_INPUTS);                                                     \
   }
+#define MARLIN_DEFINE_WGMMA(ElementTag, ptx_type)                                             \
+  MARLIN_DEFINE_WGMMA_N(32, ElementTag, ptx_type, MARLIN_WGMMA_N32_OPERANDS, "%21",          \
+                        MARLIN_WGMMA_D(0), MARLIN_WGMMA_D(1), MARLIN_WGMMA_D(2),             \
+                        MARLIN_WGMMA_D(3))                                                   \
+  MARLIN_DEFINE_WGMMA_N(64, ElementTag, ptx_type, MARLIN_WGMMA_N64_OPERANDS, "%37",          \
+                        MARLIN_WGMMA_D8(0))                                                  \
+  MARLIN_DEFINE_WGMMA_N(128, ElementTag, ptx_type, MARLIN_WGMMA_N128_OPERANDS, "%69",        \
+                        MARLIN_WGMMA_D8(0), MARLIN_WGMMA_D8(8))
 #else
-#define MARLIN_DEFINE_WGMMA(ElementTag, ptx_type)                                               \
-  template <>                                                                                  \
-  __device__ __forceinline__ void wgmma_m64k16<32, ElementTag>(FragmentC(&)[4],                \
-                                                               const FragmentA&, std::uint64_t) { \
-    __trap();                                                                                  \
-  }                                                                                            \
-  template <>                                                                                  \
-  __device__ __forceinline__ void wgmma_m64k16<64, ElementTag>(FragmentC(&)[8],                \
-                                                               const FragmentA&, std::uint64_t) { \
-    __trap();                                                                                  \
-  }                                                                                            \
-  template <>                                                                                  \
-  __device__ __forceinline__ void wgmma_m64k16<128, ElementTag>(                               \
-      FragmentC(&)[16], const FragmentA&, std::uint64_t) {                                     \
-    __trap();                                                                                  \
+#define MARLIN_DEFINE_WGMMA_N(N, ElementTag)                                                  \
+  template <>                                                                                \
+  __device__ __forceinline__ void wgmma_m64k16<N, ElementTag>(FragmentC(&)[N / 8],           \
+                                                             const FragmentA&, std::uint64_t) { \
+    __trap();                                                                                \
   }
+#define MARLIN_DEFINE_WGMMA(ElementTag, ptx_type)                                             \
+  MARLIN_DEFINE_WGMMA_N(32, ElementTag)                                                      \
+  MARLIN_DEFINE_WGMMA_N(64, ElementTag)                                                      \
+  MARLIN_DEFINE_WGMMA_N(128, ElementTag)
 #endif
 MARLIN_DEFINE_WGMMA(Fp16, "f16")
 MARLIN_DEFINE_WGMMA(Bf16, "bf16")
 #undef MARLIN_DEFINE_WGMMA
+#undef MARLIN_DEFINE_WGMMA_N
 #undef MARLIN_WGMMA_N128_OPERANDS
 #undef MARLIN_WGMMA_N64_OPERANDS
 #undef MARLIN_WGMMA_N32_OPERANDS
