@@ -166,11 +166,11 @@ __device__ __forceinline__ void write_slot_sums(const DenseParams& p, int slice_
     sum.z += part.z;
     sum.w += part.w;
   };
-  if constexpr (T::kWgmma) {
-    // m > 32: a tile has more positions than the block has threads, and slices are shared by
-    // few blocks. One thread per position, the slots in block order (ptxas unrolls this by 4,
-    // 4 loads in flight; anything more elaborate cost 60-100 bytes more of spills at these
-    // tilings' register caps).
+  if constexpr (T::kWgmma && (T::kRows == 128 || (T::kRows == 64 && F::kBits == 8))) {
+    // m > 64 (and INT8 at m = 33..64): a tile has more positions than the block has threads, and
+    // slices are shared by few blocks. One thread per position, the slots in block order (ptxas
+    // unrolls this by 4, 4 loads in flight; the batches of 8 below cost these tilings 60-250
+    // bytes more of spills at their register caps, and INT8 at m = 64 4-5% of its speed).
     for (int i = threadIdx.x; i < rows * T::kTileN / 4; i += T::kThreads) {
       const int row = i / (T::kTileN / 4);
       const int column = (i % (T::kTileN / 4)) * 4;
@@ -180,6 +180,40 @@ __device__ __forceinline__ void write_slot_sums(const DenseParams& p, int slice_
         const float* slot = partial_slot<T>(p, block, slice_index, k_tiles);
         // .cg: written by other SMs; this SM's L1 is not coherent with them.
         add(sum, __ldcg(reinterpret_cast<const float4*>(slot + row * T::kTileN + column)));
+      }
+      store_output_pair<F>(p, row0 + row, column0 + column, sum.x, sum.y);
+      store_output_pair<F>(p, row0 + row, column0 + column + 2, sum.z, sum.w);
+    }
+    return;
+  }
+  if constexpr (T::kWgmma) {
+    // m = 17..64: the same, in explicit batches of 8 loads in flight. With ptxas's 4, the sum of
+    // a 64 x 256 tile's 8 slots took 16 L2 round trips per thread, the longest step of a small
+    // layer's tail (ncu, 7B o_proj at m = 64: SMs idle half the kernel). H100, same run: 7B and
+    // 8B layers with n <= 14336 0.89-0.94x the time at m = 32 and 64; the rest within -1..+3%.
+    const std::int64_t stride = 2 * static_cast<std::int64_t>(p.slot_rows) * T::kTileN;
+    const float* const first_slot = partial_slot<T>(p, first_block, slice_index, k_tiles);
+    for (int i = threadIdx.x; i < rows * T::kTileN / 4; i += T::kThreads) {
+      const int row = i / (T::kTileN / 4);
+      const int column = (i % (T::kTileN / 4)) * 4;
+      if (column >= columns) continue;
+      const int offset = row * T::kTileN + column;
+      constexpr int kBatch = 8;
+      float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      for (int batch = first_block; batch <= last_block; batch += kBatch) {
+        float4 part[kBatch];
+#pragma unroll
+        for (int j = 0; j < kBatch; ++j) {
+          const int block = batch + j;
+          // Blocks after the first start their stripes in this slice: slot 0, a constant stride
+          // apart.
+          const float* slot = block == first_block ? first_slot : p.partials + block * stride;
+          if (block <= last_block) part[j] = __ldcg(reinterpret_cast<const float4*>(slot + offset));
+        }
+#pragma unroll
+        for (int j = 0; j < kBatch; ++j) {
+          if (batch + j <= last_block) add(sum, part[j]);
+        }
       }
       store_output_pair<F>(p, row0 + row, column0 + column, sum.x, sum.y);
       store_output_pair<F>(p, row0 + row, column0 + column + 2, sum.z, sum.w);
