@@ -70,9 +70,9 @@ struct Tiling {
 //    2.04x with 128 x 128 tiles.
 //  - m <= 16: 128 x 128 tiles, 6 stages, two blocks per SM: at m = 16 the small 7B layers need the
 //    finer partition (1.43x against 1.20x with 128 x 256).
-//  - larger m (m = 17..32 on Hopper, every m > 16 elsewhere): 32-row chunks of 128 x 256 tiles,
-//    one block per SM; better than 64-row tiles at m = 32-128 on both models (70B m = 32: 1.61x
-//    against 1.32x).
+//  - larger m (before Hopper; Hopper takes the wgmma tilings below): 32-row chunks of 128 x 256
+//    tiles, one block per SM; better than 64-row tiles at m = 32-128 on both models (70B m = 32:
+//    1.61x against 1.32x).
 //  - m <= 8 also swaps the mma operands (v5, H100 2026-11-27: +3-5% over the same tiling
 //    without, in one run). It covers 8 batch rows, so it serves m <= 8 only
 //    (dense_dispatch.cpp); at m = 9..16 a swapped loop with two 8-row blocks lost to the plain one.
