@@ -186,49 +186,24 @@ __device__ __forceinline__ void write_slot_sums(const DenseParams& p, int slice_
     }
     return;
   }
-  if constexpr (T::kWgmma) {
-    // m = 17..64: the same, in explicit batches of 8 loads in flight. With ptxas's 4, the sum of
-    // a 64 x 256 tile's 8 slots took 16 L2 round trips per thread, the longest step of a small
-    // layer's tail (ncu, 7B o_proj at m = 64: SMs idle half the kernel). H100, same run: 7B and
-    // 8B layers with n <= 14336 0.89-0.94x the time at m = 32 and 64; the rest within -1..+3%.
-    const std::int64_t stride = 2 * static_cast<std::int64_t>(p.slot_rows) * T::kTileN;
-    const float* const first_slot = partial_slot<T>(p, first_block, slice_index, k_tiles);
-    for (int i = threadIdx.x; i < rows * T::kTileN / 4; i += T::kThreads) {
-      const int row = i / (T::kTileN / 4);
-      const int column = (i % (T::kTileN / 4)) * 4;
-      if (column >= columns) continue;
-      const int offset = row * T::kTileN + column;
-      constexpr int kBatch = 8;
-      float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      for (int batch = first_block; batch <= last_block; batch += kBatch) {
-        float4 part[kBatch];
-#pragma unroll
-        for (int j = 0; j < kBatch; ++j) {
-          const int block = batch + j;
-          // Blocks after the first start their stripes in this slice: slot 0, a constant stride
-          // apart.
-          const float* slot = block == first_block ? first_slot : p.partials + block * stride;
-          if (block <= last_block) part[j] = __ldcg(reinterpret_cast<const float4*>(slot + offset));
-        }
-#pragma unroll
-        for (int j = 0; j < kBatch; ++j) {
-          if (batch + j <= last_block) add(sum, part[j]);
-        }
-      }
-      store_output_pair<F>(p, row0 + row, column0 + column, sum.x, sum.y);
-      store_output_pair<F>(p, row0 + row, column0 + column + 2, sum.z, sum.w);
-    }
-    return;
-  }
-  // m <= 32: a slice of a small layer is shared by up to ~20 blocks, and at m = 1-2 a tile has
-  // fewer float4 positions than the block has threads. Summing each position's slots in one
-  // thread, one L2 round trip per 4 slots, made this the longest step of the launch's tail. So
-  // `lanes` adjacent lanes share a position: lane q sums slots q, q + lanes, ... in block order,
-  // 4 loads in flight at once, and a butterfly of shuffles adds the lanes' sums. Fixed
-  // partition, fixed order: still bitwise deterministic.
+  // The rest sum in explicit batches of loads in flight (ptxas does not unroll a loop of run-time
+  // stride by more than 4).
+  //  - mma.sync (m <= 32 before Hopper, m <= 16 on it): a slice of a small layer is shared by up
+  //    to ~20 blocks, and at m = 1-2 a tile has fewer float4 positions than the block has
+  //    threads. Summing each position's slots in one thread, one L2 round trip per 4 slots, made
+  //    this the longest step of the launch's tail. So `lanes` adjacent lanes share a position:
+  //    lane q sums slots q, q + lanes, ... in block order, 4 loads in flight at once, and a
+  //    butterfly of shuffles adds the lanes' sums. Fixed partition, fixed order: still bitwise
+  //    deterministic.
+  //  - wgmma, 32 and 64 rows: one thread per position, batches of 8. With ptxas's 4, the sum of a
+  //    64 x 256 tile's 8 slots took 16 L2 round trips per thread, the longest step of a small
+  //    layer's tail (ncu, 7B o_proj at m = 64: SMs idle half the kernel). H100, same run: 7B and
+  //    8B layers with n <= 14336 0.89-0.94x the time at m = 32 and 64; the rest within -1..+3%.
+  constexpr int kBatch = T::kWgmma ? 8 : 4;
+  constexpr int kMaxLanes = T::kWgmma ? 1 : 8;
   const int positions = rows * T::kTileN / 4;
   int lanes = 1;
-  while (lanes < 8 && positions * lanes * 2 <= T::kThreads) lanes *= 2;
+  while (lanes < kMaxLanes && positions * lanes * 2 <= T::kThreads) lanes *= 2;
   const int lane = threadIdx.x % lanes;
   const unsigned group_mask = ((1u << lanes) - 1) << (threadIdx.x % 32 - lane);
   // Every block after the first starts its stripe inside the slice: its slot is slot 0, so those
@@ -240,8 +215,6 @@ __device__ __forceinline__ void write_slot_sums(const DenseParams& p, int slice_
     const int column = (i % (T::kTileN / 4)) * 4;
     if (column >= columns) continue;  // (the same for all lanes of the position)
     const int offset = row * T::kTileN + column;
-    // (explicit batches: ptxas does not unroll a loop of run-time stride)
-    constexpr int kBatch = 4;
     float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     for (int batch = first_block + lane; batch <= last_block; batch += kBatch * lanes) {
       float4 part[kBatch];
