@@ -39,12 +39,32 @@ constexpr DenseConfig kConfigs[kDenseTilings] = {
 
 }  // namespace
 
-const DenseConfig& choose_dense_config(int m, int n, bool wgmma) {
+const DenseConfig& choose_dense_config(int m, int n, int k, bool wgmma) {
   if (m <= 8) return kConfigs[0];
   if (m <= 16) return kConfigs[1];
   if (!wgmma) return kConfigs[2];
   if (m <= 32) return kConfigs[3];
-  if (m <= 64) return kConfigs[4];
+  // From m = 33 on, the best tiling depends on the layer's size too (H100, 2026-11-27, every
+  // wgmma tiling forced on every 7B/8B/70B layer, plain launches, best of two rounds in one run):
+  // a small layer has so few output tiles that the wider tilings split every slice over many
+  // blocks, and the last block's sum of their partials is the kernel's tail.
+  //  - m = 33..64, under 48 Mi weights: the 32-row tiling (two blocks per SM, 128 columns) over
+  //    two row chunks. 7B 4096 x 4096 at m = 64: 15.3 us against 19.5 us with 64-row chunks;
+  //    11008 x 4096: 30.8 against 35.1. From 4096 x 12288 on the 64-row tiling wins (30.7 against
+  //    33.5).
+  //  - m = 65..128: the 128 x 128 tiling, whose slices are half as wide as the 256-column one's;
+  //    on every layer up to n = 28672 it beat that (7B 4096 x 12288: 41.1 against 51.8 us, 70B
+  //    8192 x 8192: 45.5 against 50.5), and tied at n = 57344 (275 against 273), so the
+  //    256-column one keeps n >= 32768. Under 48 Mi weights, two 64-row chunks of 256 columns
+  //    won again (11008 x 4096: 40.5 against 46.1 us).
+  //  - m > 128: 256 columns from n = 8192 on (the notes, v7: 70B m = 512).
+  constexpr long long kSmallLayerWeights = 48LL << 20;
+  const bool small_layer = static_cast<long long>(n) * k < kSmallLayerWeights;
+  if (m <= 64) return small_layer ? kConfigs[3] : kConfigs[4];
+  if (m <= 128) {
+    if (n >= 32768) return kConfigs[6];
+    return small_layer ? kConfigs[4] : kConfigs[5];
+  }
   return n >= 8192 ? kConfigs[6] : kConfigs[5];
 }
 

@@ -21,9 +21,9 @@ struct DenseConfig {
   int min_tiles_per_block;
 };
 
-// The configuration for m rows and n columns (n a multiple of 64; the last n tile may be
-// partial). `wgmma`: the device runs sm_90a code (compute capability 9.0).
-const DenseConfig& choose_dense_config(int m, int n, bool wgmma);
+// The configuration for m rows of A and a k x n weight (n a multiple of 64; the last n tile may
+// be partial). `wgmma`: the device runs sm_90a code (compute capability 9.0).
+const DenseConfig& choose_dense_config(int m, int n, int k, bool wgmma);
 
 // The persistent grid of one launch: `grid` blocks, each taking a stripe of `tiles_per_block`
 // consecutive (slice, k-step) tiles (the last stripe may be shorter).

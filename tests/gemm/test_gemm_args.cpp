@@ -165,7 +165,7 @@ TEST(GemmArgs, WorkspaceCoversEveryConfiguration) {
     for (int m : {1, 16, 17, 33, 64, 65, 1000, 4096}) {
       for (int n : {64, 128, 384, 4096, 22016}) {
         for (const bool wgmma : {false, true}) {
-        const auto& config = gemm_detail::choose_dense_config(m, n, wgmma);
+        const auto& config = gemm_detail::choose_dense_config(m, n, 8192, wgmma);
         const auto layout = gemm_detail::dense_workspace_layout(m, n, sm_count);
         const std::size_t n_tiles = static_cast<std::size_t>((n + config.tile_n - 1) / config.tile_n);
         const std::size_t slices =
@@ -190,35 +190,63 @@ TEST(GemmArgs, WorkspaceCoversEveryConfiguration) {
 
 TEST(GemmArgs, SmallBatchesUseTheMemoryBoundConfiguration) {
   for (const bool wgmma : {false, true}) {
-    EXPECT_EQ(gemm_detail::choose_dense_config(1, 4096, wgmma).rows, 16);
-    EXPECT_EQ(gemm_detail::choose_dense_config(1, 4096, wgmma).tile_n, 256);
-    EXPECT_EQ(gemm_detail::choose_dense_config(16, 4096, wgmma).rows, 16);
-    EXPECT_EQ(gemm_detail::choose_dense_config(16, 4096, wgmma).tile_n, 128);
-    EXPECT_EQ(gemm_detail::choose_dense_config(17, 4096, wgmma).rows, 32);
-    EXPECT_EQ(gemm_detail::choose_dense_config(32, 4096, wgmma).rows, 32);
+    EXPECT_EQ(gemm_detail::choose_dense_config(1, 4096, 8192, wgmma).rows, 16);
+    EXPECT_EQ(gemm_detail::choose_dense_config(1, 4096, 8192, wgmma).tile_n, 256);
+    EXPECT_EQ(gemm_detail::choose_dense_config(16, 4096, 8192, wgmma).rows, 16);
+    EXPECT_EQ(gemm_detail::choose_dense_config(16, 4096, 8192, wgmma).tile_n, 128);
+    EXPECT_EQ(gemm_detail::choose_dense_config(17, 4096, 8192, wgmma).rows, 32);
+    EXPECT_EQ(gemm_detail::choose_dense_config(32, 4096, 8192, wgmma).rows, 32);
   }
-  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 4096, false).rows, 32);
+  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 4096, 8192, false).rows, 32);
   // m = 17..32: warpgroup MMA on Hopper, mma.sync elsewhere; m <= 16 is mma.sync everywhere.
   for (const int m : {17, 32}) {
-    EXPECT_STREQ(gemm_detail::choose_dense_config(m, 4096, true).name,
+    EXPECT_STREQ(gemm_detail::choose_dense_config(m, 4096, 8192, true).name,
                  "m32_k128_n128_s6_b2_wgmma_x2");
   }
-  EXPECT_STREQ(gemm_detail::choose_dense_config(32, 4096, false).name, "m32_k128_n256_s4");
-  EXPECT_STREQ(gemm_detail::choose_dense_config(16, 4096, true).name, "m16_k128_n128_s6_b2");
+  EXPECT_STREQ(gemm_detail::choose_dense_config(32, 4096, 8192, false).name, "m32_k128_n256_s4");
+  EXPECT_STREQ(gemm_detail::choose_dense_config(16, 4096, 8192, true).name, "m16_k128_n128_s6_b2");
 }
 
 TEST(GemmArgs, LargeBatchesOnHopperUseTheWgmmaConfigurations) {
-  // m = 33..64: 64-row chunks; larger m: 128-row chunks, 256 columns wide from n = 8192 on.
-  EXPECT_EQ(gemm_detail::choose_dense_config(33, 4096, true).rows, 64);
-  EXPECT_EQ(gemm_detail::choose_dense_config(64, 4096, true).rows, 64);
-  EXPECT_EQ(gemm_detail::choose_dense_config(64, 4096, true).tile_n, 256);
-  EXPECT_EQ(gemm_detail::choose_dense_config(65, 4096, true).rows, 128);
-  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 4096, true).tile_n, 128);
-  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 8192, true).tile_n, 256);
-  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 8192, true).tile_k, 128);
+  const auto name = [](int m, int n, int k) {
+    return std::string(gemm_detail::choose_dense_config(m, n, k, true).name);
+  };
+  const std::string rows32 = "m32_k128_n128_s6_b2_wgmma_x2";
+  const std::string rows64 = "m64_k128_n256_s4_wgmma_x4";
+  const std::string rows128 = "m128_k128_n128_s4_wgmma_x2";
+  const std::string wide = "m128_k128_n256_s4_wgmma_x4";
+  // m = 33..64: 64-row chunks, but 32-row ones for layers under 48 Mi weights
+  // (Llama-2-7B's o_proj 4096 x 4096 and down_proj 11008 x 4096).
+  for (const int m : {33, 64}) {
+    EXPECT_EQ(name(m, 8192, 8192), rows64);
+    EXPECT_EQ(name(m, 12288, 4096), rows64);  // exactly 48 Mi: not small
+    EXPECT_EQ(name(m, 4096, 4096), rows32);
+    EXPECT_EQ(name(m, 4096, 11008), rows32);
+  }
+  // m = 65..128: 128 x 128 tiles up to n < 32768, 256 columns from there; small layers take two
+  // 64-row chunks.
+  for (const int m : {65, 128}) {
+    EXPECT_EQ(name(m, 12288, 4096), rows128);
+    EXPECT_EQ(name(m, 28672, 4096), rows128);
+    EXPECT_EQ(name(m, 8192, 28672), rows128);
+    EXPECT_EQ(name(m, 32768, 8192), wide);
+    EXPECT_EQ(name(m, 57344, 8192), wide);
+    EXPECT_EQ(name(m, 4096, 11008), rows64);
+    EXPECT_EQ(name(m, 6144, 4096), rows64);
+  }
+  // m > 128: 256 columns wide from n = 8192 on, whatever the layer's size.
+  EXPECT_EQ(name(129, 8192, 4096), wide);
+  EXPECT_EQ(name(4096, 8192, 128), wide);
+  EXPECT_EQ(name(4096, 4096, 8192), rows128);
+  EXPECT_EQ(name(4096, 4096, 128), rows128);
+  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 8192, 8192, true).tile_k, 128);
   // Without sm_90a, every m > 16 takes the 32-row mma.sync configuration.
-  EXPECT_EQ(gemm_detail::choose_dense_config(4096, 8192, false).rows, 32);
-  EXPECT_EQ(gemm_detail::choose_dense_config(32, 8192, true).rows, 32);
+  for (const int m : {17, 64, 128, 4096}) {
+    for (const int k : {128, 4096, 28672}) {
+      EXPECT_STREQ(gemm_detail::choose_dense_config(m, 8192, k, false).name, "m32_k128_n256_s4");
+    }
+  }
+  EXPECT_EQ(name(32, 8192, 8192), rows32);
 }
 
 TEST(GemmArgs, GridCoversEveryTileWithinTheResidentBlocks) {
@@ -227,7 +255,7 @@ TEST(GemmArgs, GridCoversEveryTileWithinTheResidentBlocks) {
   // the whole problem is.
   for (const bool wgmma : {false, true}) {
     for (int m : {1, 9, 17, 64, 128}) {
-      const auto& config = gemm_detail::choose_dense_config(m, 4096, wgmma);
+      const auto& config = gemm_detail::choose_dense_config(m, 4096, 8192, wgmma);
       for (long long total : {1LL, 3LL, 7LL, 64LL, 512LL, 1024LL, 1376LL, 7168LL, 1000003LL}) {
         for (int sm_count : {1, 132}) {
           for (int resident = 1; resident <= config.blocks_per_sm; ++resident) {
@@ -249,7 +277,7 @@ TEST(GemmArgs, GridCoversEveryTileWithinTheResidentBlocks) {
 TEST(GemmArgs, SmallLayersGetStripesOfSeveralTiles) {
   // Llama-2-7B's 4096 x 4096 layer at m = 1 on 132 SMs: 16 slices x 32 k tiles. Two blocks per
   // SM would get two tiles each (16 blocks per slice); the floor gives 128 blocks of 4.
-  const auto& small = gemm_detail::choose_dense_config(1, 4096, true);
+  const auto& small = gemm_detail::choose_dense_config(1, 4096, 8192, true);
   const auto grid = gemm_detail::plan_dense_grid(512, 132, 2, small);
   EXPECT_EQ(grid.tiles_per_block, 4);
   EXPECT_EQ(grid.grid, 128);
@@ -258,7 +286,7 @@ TEST(GemmArgs, SmallLayersGetStripesOfSeveralTiles) {
   EXPECT_EQ(large.grid, 256);
   EXPECT_EQ(large.tiles_per_block, 28);
   // m = 9..16 tiles are half as wide: a floor of 8.
-  const auto& medium = gemm_detail::choose_dense_config(16, 4096, true);
+  const auto& medium = gemm_detail::choose_dense_config(16, 4096, 8192, true);
   EXPECT_EQ(gemm_detail::plan_dense_grid(1024, 132, 2, medium).tiles_per_block, 8);
 }
 

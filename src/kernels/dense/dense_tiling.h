@@ -97,7 +97,8 @@ using TilingLargeM = Tiling<2, 128, 256, 4, 1>;
 //    the same tiling with 2 warpgroups on 128 columns reached 1.44x (64-wide k stages).
 //  - m > 64, n < 8192: 128-row chunks of 128 columns, 2 warpgroups, overlapped (247 registers).
 //    7B m = 128: 0.81x, against 0.67x with the wide tiling below, whose 256-column slices split
-//    the few output tiles of a 4096-wide layer over too many blocks.
+//    the few output tiles of a 4096-wide layer over too many blocks. (Which tiling a layer gets
+//    now depends on its size as well: choose_dense_config, dense_dispatch.cpp.)
 //  - both: 128-wide k stages (two 64-wide swizzle panels) halve the per-stage cost per weight
 //    byte: 70B m = 64 1.9x against 1.74x with 64-wide ones; 4 stages fit INT8 too.
 //  - m > 64, n >= 8192: 128-row chunks of 256 columns, 4 warpgroups. 70B m = 128: 1.09x against
