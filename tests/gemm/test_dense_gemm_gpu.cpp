@@ -62,8 +62,9 @@ std::vector<Problem> shape_sweep() {
     problems.push_back({m, 4096, 4096, kPerChannel});
   }
   // Small and odd shapes: fractions of an SM wave, n not a multiple of 256, one k tile; an m of
-  // each tiling family (m = 20: Hopper's 32-row wgmma tiling).
-  for (int m : {1, 7, 20, 33, 77}) {
+  // each tiling family (on Hopper, these small layers take the 32-row wgmma tiling at m = 20 and
+  // 33, the 64-row one at m = 77 and the 128 x 128 one at m = 200).
+  for (int m : {1, 7, 20, 33, 77, 200}) {
     problems.push_back({m, 128, 128, 128});
     problems.push_back({m, 256, 384, 128});
     problems.push_back({m, 1152, 640, 128});
@@ -74,9 +75,11 @@ std::vector<Problem> shape_sweep() {
   // The last block's slot sum with lanes sharing a position (m <= 2) over a slice shared by ~18
   // blocks (86 k tiles in stripes of 5), and a last n tile of half its columns.
   for (int m : {1, 2}) problems.push_back({m, 11008, 640, 128});
-  // Hopper's 256-column wgmma tiling (m > 64, n >= 8192): a last tile of one 64-column slice, whose
-  // three missing slices the warpgroups compute and drop; group 32 changes scales mid-stage.
-  for (int m : {65, 130}) problems.push_back({m, 256, 8256, 32});
+  // Hopper's 256-column wgmma tiling (m = 65..128 with n >= 32768, m > 128 with n >= 8192): a
+  // last tile of one 64-column slice, whose three missing slices the warpgroups compute and drop;
+  // group 32 changes scales mid-stage.
+  problems.push_back({65, 256, 32832, 32});
+  problems.push_back({130, 256, 8256, 32});
   return problems;
 }
 
