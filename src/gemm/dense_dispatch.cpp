@@ -25,9 +25,13 @@ constexpr DenseConfig config_of(const char* name, int tiling, int min_tiles_per_
 //    lost at m = 1 (2.44 / 2.82).
 //  - m <= 32 on mma.sync: at least 8 (128 x 128 tiles: the same bytes as 4 of the m <= 8 tiles).
 //    8B m = 16: 2.16 / 2.50 against 2.06 / 2.35 with a floor of 4.
-//  - wgmma (m > 16 on Hopper): no floor, measured at m = 17..32 only against the mma.sync tiling
-//    with its floor of 8 (dense_tiling.h); from m = 33 on, layers have m / 64 times the slices.
-constexpr DenseConfig kConfigs[kDenseTilings] = {
+//  - wgmma (m > 16 on Hopper): no floor, but at m = 17..32 a floor of 8 for layers under 32 Mi
+//    weights (the last entry). H100, every layer at floors 1, 4, 8 and 16, best of two rounds in
+//    one run: at m = 32, 4096 x 4096 11.6 us against 13.2 with none, 4096 x 6144 15.6 against
+//    16.7; 11008 x 4096 lost with it (23.0 against 22.1), and at m = 64 and 128 no floor changed
+//    any layer by more than noise but for losses (70B 8192 x 57344 at m = 64: 147 us with none,
+//    150-162 with one).
+constexpr DenseConfig kConfigs[kDenseTilings + 1] = {
     config_of<TilingSmallM>("m16_k128_n256_s4_b2", 0, 4),
     config_of<TilingMediumM>("m16_k128_n128_s6_b2", 1, 8),
     config_of<TilingLargeM>("m32_k128_n256_s4", 2, 8),
@@ -35,6 +39,8 @@ constexpr DenseConfig kConfigs[kDenseTilings] = {
     config_of<TilingHopperMediumM>("m64_k128_n256_s4_wgmma_x4", 4, 1),
     config_of<TilingHopperLargeM>("m128_k128_n128_s4_wgmma_x2", 5, 1),
     config_of<TilingHopperWide>("m128_k128_n256_s4_wgmma_x4", 6, 1),
+    // (the 32-row wgmma tiling again, for small layers at m = 17..32)
+    config_of<TilingHopperSmallM>("m32_k128_n128_s6_b2_wgmma_x2_min8", 3, 8),
 };
 
 }  // namespace
@@ -43,7 +49,8 @@ const DenseConfig& choose_dense_config(int m, int n, int k, bool wgmma) {
   if (m <= 8) return kConfigs[0];
   if (m <= 16) return kConfigs[1];
   if (!wgmma) return kConfigs[2];
-  if (m <= 32) return kConfigs[3];
+  const long long weights = static_cast<long long>(n) * k;
+  if (m <= 32) return weights < (32LL << 20) ? kConfigs[7] : kConfigs[3];
   // From m = 33 on, the best tiling depends on the layer's size too (H100, 2026-11-27, every
   // wgmma tiling forced on every 7B/8B/70B layer, plain launches, best of two rounds in one run):
   // a small layer has so few output tiles that the wider tilings split every slice over many
@@ -58,8 +65,7 @@ const DenseConfig& choose_dense_config(int m, int n, int k, bool wgmma) {
   //    256-column one keeps n >= 32768. Under 48 Mi weights, two 64-row chunks of 256 columns
   //    won again (11008 x 4096: 40.5 against 46.1 us).
   //  - m > 128: 256 columns from n = 8192 on (the notes, v7: 70B m = 512).
-  constexpr long long kSmallLayerWeights = 48LL << 20;
-  const bool small_layer = static_cast<long long>(n) * k < kSmallLayerWeights;
+  const bool small_layer = weights < (48LL << 20);
   if (m <= 64) return small_layer ? kConfigs[3] : kConfigs[4];
   if (m <= 128) {
     if (n >= 32768) return kConfigs[6];

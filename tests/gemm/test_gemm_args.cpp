@@ -204,6 +204,16 @@ TEST(GemmArgs, SmallBatchesUseTheMemoryBoundConfiguration) {
                  "m32_k128_n128_s6_b2_wgmma_x2");
   }
   EXPECT_STREQ(gemm_detail::choose_dense_config(32, 4096, 8192, false).name, "m32_k128_n256_s4");
+  // ...with stripes of at least 8 tiles for layers under 32 Mi weights (not before Hopper).
+  for (const int m : {17, 32}) {
+    EXPECT_STREQ(gemm_detail::choose_dense_config(m, 4096, 4096, true).name,
+                 "m32_k128_n128_s6_b2_wgmma_x2_min8");
+    EXPECT_EQ(gemm_detail::choose_dense_config(m, 6144, 4096, true).min_tiles_per_block, 8);
+    EXPECT_EQ(gemm_detail::choose_dense_config(m, 4096, 11008, true).min_tiles_per_block, 1);
+    EXPECT_EQ(gemm_detail::choose_dense_config(m, 8192, 4096, true).min_tiles_per_block, 1);
+    EXPECT_STREQ(gemm_detail::choose_dense_config(m, 4096, 4096, false).name, "m32_k128_n256_s4");
+  }
+  EXPECT_EQ(gemm_detail::choose_dense_config(33, 4096, 4096, true).min_tiles_per_block, 1);
   EXPECT_STREQ(gemm_detail::choose_dense_config(16, 4096, 8192, true).name, "m16_k128_n128_s6_b2");
 }
 
