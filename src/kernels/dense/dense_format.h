@@ -43,20 +43,24 @@ struct StageLayout {
       (kZeroOffset + kZeroBytes + kStageAlignment - 1) / kStageAlignment * kStageAlignment;
   // Intra-block reduction: one float4 per lane per (m block, n8 group) per warp slice.
   static constexpr int kReduceBytes = T::kKGroups > 1 ? T::kNSlices * T::kFragments * 32 * 16 : 0;
-  // Pipeline depth: the Tiling's, except that a wgmma tiling (Hopper, 227 KiB of shared memory a
-  // block) drops stages a format's larger stage does not fit (INT8 weights are twice the bytes).
-  static constexpr int kHopperSharedLimit = 227 * 1024;
+  // Pipeline depth: the Tiling's, less the stages that would not let its kBlocksPerSM blocks
+  // share an H100 SM (228 KiB of shared memory, 1 KiB of it reserved per block; at most 227 KiB
+  // a block). Only INT8 loses any (its weight tiles are twice the bytes): at m <= 32 its tilings
+  // for two blocks per SM had fit one, which halved the warps hiding the memory latency.
+  static constexpr int kSmSharedBytes = 228 * 1024;
+  static constexpr int kBlockSharedLimit =
+      kSmSharedBytes / T::kBlocksPerSM - 1024 < 227 * 1024 ? kSmSharedBytes / T::kBlocksPerSM - 1024
+                                                           : 227 * 1024;
+  static constexpr int kFixedBytes = kReduceBytes + (T::kWgmma ? kStageAlignment : 0);
   static constexpr int kStages =
-      T::kWgmma ? (T::kStages * kStageBytes + kStageAlignment <= kHopperSharedLimit
-                       ? T::kStages
-                       : (kHopperSharedLimit - kStageAlignment) / kStageBytes)
-                : T::kStages;
+      T::kStages * kStageBytes + kFixedBytes <= kBlockSharedLimit
+          ? T::kStages
+          : (kBlockSharedLimit - kFixedBytes) / kStageBytes;
   // Stages loaded ahead of the one computed (Tiling::kWgmmaOverlap: one less).
   static constexpr int kLoadAhead = T::kWgmmaOverlap ? kStages - 2 : kStages - 1;
   static_assert(kLoadAhead >= 1, "the pipeline needs a stage in flight");
   // (+ slack to align the dynamic shared memory base itself, for wgmma)
-  static constexpr int kSharedBytes =
-      kStages * kStageBytes + kReduceBytes + (T::kWgmma ? kStageAlignment : 0);
+  static constexpr int kSharedBytes = kStages * kStageBytes + kFixedBytes;
   static_assert(kStageBytes % 128 == 0, "stages must stay 128-byte aligned");
 };
 
