@@ -16,7 +16,20 @@ constexpr DenseConfig config_of(const char* name, int tiling, int min_tiles_per_
   return {name, tiling, T::kRows, T::kTileK, T::kTileN, T::kBlocksPerSM, min_tiles_per_block};
 }
 
-// Why these seven and these limits: dense_tiling.h, with the measurements.
+// The entries of kConfigs: the seven tilings in dense_tiling.h's order, then one again with
+// longer stripes.
+enum ConfigIndex : int {
+  kSmallM,
+  kMediumM,
+  kLargeM,
+  kHopperSmallM,
+  kHopperMediumM,
+  kHopperLargeM,
+  kHopperWide,
+  kHopperSmallMLongStripes,  // the 32-row wgmma tiling again, for small layers at m = 17..32
+};
+
+// Why these tilings and these limits: dense_tiling.h, with the measurements.
 //
 // Shortest stripes (H100, 2026-11-27, same-run ratios over FP16 cuBLASLt summed per model,
 // plain / static_weights launches; docs/dense-kernel-notes.md, v8). Without a floor, a 4096 x 4096
@@ -26,11 +39,11 @@ constexpr DenseConfig config_of(const char* name, int tiling, int min_tiles_per_
 //  - m <= 32 on mma.sync: at least 8 (128 x 128 tiles: the same bytes as 4 of the m <= 8 tiles).
 //    8B m = 16: 2.16 / 2.50 against 2.06 / 2.35 with a floor of 4.
 //  - wgmma (m > 16 on Hopper): no floor, but at m = 17..32 a floor of 8 for layers under 32 Mi
-//    weights (the last entry). H100, every layer at floors 1, 4, 8 and 16, best of two rounds in
-//    one run: at m = 32, 4096 x 4096 11.6 us against 13.2 with none, 4096 x 6144 15.6 against
-//    16.7; 11008 x 4096 lost with it (23.0 against 22.1), and at m = 64 and 128 no floor changed
-//    any layer by more than noise but for losses (70B 8192 x 57344 at m = 64: 147 us with none,
-//    150-162 with one).
+//    weights (kHopperSmallMLongStripes). H100, every layer at floors 1, 4, 8 and 16, best of two
+//    rounds in one run: at m = 32, 4096 x 4096 11.6 us against 13.2 with none, 4096 x 6144 15.6
+//    against 16.7; 11008 x 4096 lost with it (23.0 against 22.1), and at m = 64 and 128 no floor
+//    changed any layer by more than noise but for losses (70B 8192 x 57344 at m = 64: 147 us with
+//    none, 150-162 with one).
 constexpr DenseConfig kConfigs[kDenseTilings + 1] = {
     config_of<TilingSmallM>("m16_k128_n256_s4_b2", 0, 4),
     config_of<TilingMediumM>("m16_k128_n128_s6_b2", 1, 8),
@@ -39,18 +52,19 @@ constexpr DenseConfig kConfigs[kDenseTilings + 1] = {
     config_of<TilingHopperMediumM>("m64_k128_n256_s4_wgmma_x4", 4, 1),
     config_of<TilingHopperLargeM>("m128_k128_n128_s4_wgmma_x2", 5, 1),
     config_of<TilingHopperWide>("m128_k128_n256_s4_wgmma_x4", 6, 1),
-    // (the 32-row wgmma tiling again, for small layers at m = 17..32)
     config_of<TilingHopperSmallM>("m32_k128_n128_s6_b2_wgmma_x2_min8", 3, 8),
 };
 
 }  // namespace
 
 const DenseConfig& choose_dense_config(int m, int n, int k, bool wgmma) {
-  if (m <= 8) return kConfigs[0];
-  if (m <= 16) return kConfigs[1];
-  if (!wgmma) return kConfigs[2];
+  if (m <= 8) return kConfigs[kSmallM];
+  if (m <= 16) return kConfigs[kMediumM];
+  if (!wgmma) return kConfigs[kLargeM];
   const long long weights = static_cast<long long>(n) * k;
-  if (m <= 32) return weights < (32LL << 20) ? kConfigs[7] : kConfigs[3];
+  if (m <= 32) {
+    return weights < (32LL << 20) ? kConfigs[kHopperSmallMLongStripes] : kConfigs[kHopperSmallM];
+  }
   // From m = 33 on, the best tiling depends on the layer's size too (H100, 2026-11-27, every
   // wgmma tiling forced on every 7B/8B/70B layer, plain launches, best of two rounds in one run):
   // a small layer has so few output tiles that the wider tilings split every slice over many
@@ -66,12 +80,12 @@ const DenseConfig& choose_dense_config(int m, int n, int k, bool wgmma) {
   //    won again (11008 x 4096: 40.5 against 46.1 us).
   //  - m > 128: 256 columns from n = 8192 on (the notes, v7: 70B m = 512).
   const bool small_layer = weights < (48LL << 20);
-  if (m <= 64) return small_layer ? kConfigs[3] : kConfigs[4];
+  if (m <= 64) return small_layer ? kConfigs[kHopperSmallM] : kConfigs[kHopperMediumM];
   if (m <= 128) {
-    if (n >= 32768) return kConfigs[6];
-    return small_layer ? kConfigs[4] : kConfigs[5];
+    if (n >= 32768) return kConfigs[kHopperWide];
+    return small_layer ? kConfigs[kHopperMediumM] : kConfigs[kHopperLargeM];
   }
-  return n >= 8192 ? kConfigs[6] : kConfigs[5];
+  return n >= 8192 ? kConfigs[kHopperWide] : kConfigs[kHopperLargeM];
 }
 
 DenseGrid plan_dense_grid(long long total_tiles, int sm_count, int resident,
