@@ -33,6 +33,7 @@
 #include "dense_models.h"
 #include "dense_options.h"
 #include "dense_variants.h"
+#include "gemm/dense_dispatch.h"
 #include "marlin/device.h"
 #include "marlin/gemm.h"
 #include "marlin/half.h"
@@ -455,6 +456,12 @@ int main(int argc, char** argv) {
   marlin::bench::Options options;
   marlin::bench::add_options(app, options);
   CLI11_PARSE(app, argc, argv);
+  if (options.list_configs) {
+    for (const std::string& name : marlin::gemm_detail::dense_config_names()) {
+      std::printf("%s\n", name.c_str());
+    }
+    return 0;
+  }
   try {
     marlin::bench::apply_defaults(app, options);
     return marlin::bench::run(options);

@@ -82,6 +82,9 @@ void add_options(CLI::App& app, Options& options) {
                "kernel names get _pdl, files -pdl");
   app.add_option("--device", options.device, "CUDA device index")->capture_default_str();
   app.add_option("--seed", options.seed, "seed of the random data")->capture_default_str();
+  app.add_flag("--list-configs", options.list_configs,
+               "print the names of the dense kernel configurations (for MARLIN_DENSE_CONFIG, "
+               "scripts/sweep-dense-configs.sh) and exit");
 }
 
 void apply_defaults(const CLI::App& app, Options& options) {

@@ -31,6 +31,7 @@ struct Options {
   bool static_weights = false;  // GemmArgs::static_weights for every kernel (names get _pdl)
   int device = 0;
   std::uint64_t seed = 1234;
+  bool list_configs = false;  // print the dense configurations' names and exit
 };
 
 void add_options(CLI::App& app, Options& options);

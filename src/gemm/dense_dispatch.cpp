@@ -1,7 +1,10 @@
 #include "gemm/dense_dispatch.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "kernels/dense/dense_tiling.h"
 #include "marlin/status.h"
@@ -86,6 +89,69 @@ const DenseConfig& choose_dense_config(int m, int n, int k, bool wgmma) {
     return small_layer ? kConfigs[kHopperMediumM] : kConfigs[kHopperLargeM];
   }
   return n >= 8192 ? kConfigs[kHopperWide] : kConfigs[kHopperLargeM];
+}
+
+DenseConfig parse_dense_config(const std::string& spec) {
+  const std::size_t colon = spec.find(':');
+  const std::string name = spec.substr(0, colon);
+  const DenseConfig* found = nullptr;
+  for (const DenseConfig& config : kConfigs) {
+    if (name == config.name) found = &config;
+  }
+  if (found == nullptr) {
+    std::string names;
+    for (const std::string& known : dense_config_names()) {
+      names += (names.empty() ? "" : ", ") + known;
+    }
+    throw Error(ErrorCode::kInvalidArgument, "dense configuration '" + name +
+                                                 "' does not exist; the configurations are " +
+                                                 names);
+  }
+  DenseConfig config = *found;
+  if (colon != std::string::npos) {
+    const std::string floor = spec.substr(colon + 1);
+    const bool digits = !floor.empty() && floor.size() <= 4 &&
+                        floor.find_first_not_of("0123456789") == std::string::npos;
+    const int value = digits ? std::stoi(floor) : 0;
+    if (value < 1 || value > 4096) {
+      throw Error(ErrorCode::kInvalidArgument, "dense configuration '" + spec +
+                                                   "': the floor after ':' must be a number of "
+                                                   "tiles from 1 to 4096");
+    }
+    config.min_tiles_per_block = value;
+  }
+  return config;
+}
+
+std::vector<std::string> dense_config_names() {
+  std::vector<std::string> names;
+  for (const DenseConfig& config : kConfigs) names.emplace_back(config.name);
+  return names;
+}
+
+void check_dense_config_runs(const DenseConfig& config, int m, bool wgmma) {
+  if (config.tiling >= kHopperSmallM && !wgmma) {
+    throw Error(ErrorCode::kInvalidArgument, std::string("dense configuration ") + config.name +
+                                                 " uses warpgroup MMA: it runs on compute "
+                                                 "capability 9.0 (sm_90a) only");
+  }
+  if (config.tiling == kSmallM && m > 8) {
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string("dense configuration ") + config.name +
+                    " (A as the mma B operand) covers m <= 8 only, not m=" + std::to_string(m));
+  }
+}
+
+const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma) {
+  // (a throw leaves the static uninitialized: every later GEMM reports the bad variable again)
+  static const std::optional<DenseConfig> forced = []() -> std::optional<DenseConfig> {
+    const char* spec = std::getenv("MARLIN_DENSE_CONFIG");
+    if (spec == nullptr || *spec == '\0') return std::nullopt;
+    return parse_dense_config(spec);
+  }();
+  if (!forced) return choose_dense_config(m, n, k, wgmma);
+  check_dense_config_runs(*forced, m, wgmma);
+  return *forced;
 }
 
 DenseGrid plan_dense_grid(long long total_tiles, int sm_count, int resident,

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
+#include <vector>
 
 #include "kernels/dense/dense_launch.h"
 #include "marlin/dtype.h"
@@ -24,6 +26,24 @@ struct DenseConfig {
 // The configuration for m rows of A and a k x n weight (n a multiple of 64; the last n tile may
 // be partial). `wgmma`: the device runs sm_90a code (compute capability 9.0).
 const DenseConfig& choose_dense_config(int m, int n, int k, bool wgmma);
+
+// Tuning and benchmarks: the configuration `spec` names, "<name>" or "<name>:<floor>" with one of
+// the configurations' names and a floor (1 to 4096) that replaces its min_tiles_per_block.
+// Throws kInvalidArgument, with the valid names, where `spec` names none.
+DenseConfig parse_dense_config(const std::string& spec);
+
+// The names parse_dense_config takes, in table order.
+std::vector<std::string> dense_config_names();
+
+// Throws kInvalidArgument where `config` cannot run m rows: the wgmma configurations need sm_90a
+// code, the swapped m <= 8 one covers 8 rows.
+void check_dense_config_runs(const DenseConfig& config, int m, bool wgmma);
+
+// The configuration a GEMM runs: the one the environment variable MARLIN_DENSE_CONFIG names (a
+// spec as above, read once per process; it forces every dense GEMM onto that configuration, for
+// sweeps such as scripts/sweep-dense-configs.sh), checked to run the problem; without it,
+// choose_dense_config's.
+const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma);
 
 // The persistent grid of one launch: `grid` blocks, each taking a stripe of `tiles_per_block`
 // consecutive (slice, k-step) tiles (the last stripe may be shorter).

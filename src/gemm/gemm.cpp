@@ -124,8 +124,7 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   const LaunchFacts& facts = launch_facts(device);
   // sm_90a code (wgmma) runs on compute capability 9.0 only.
   const bool wgmma = facts.cc_major == 9 && facts.cc_minor == 0;
-  const gemm_detail::DenseConfig& config =
-      gemm_detail::choose_dense_config(args.m, w.n, w.k, wgmma);
+  const gemm_detail::DenseConfig& config = gemm_detail::dense_config_for(args.m, w.n, w.k, wgmma);
   const kernels::dense::DenseKernelEntry& kernel =
       gemm_detail::dense_kernel(args.activation_dtype, w.scheme, config);
   const int sm_count = facts.sm_count;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "gemm/dense_dispatch.h"
@@ -257,6 +258,60 @@ TEST(GemmArgs, LargeBatchesOnHopperUseTheWgmmaConfigurations) {
     }
   }
   EXPECT_EQ(name(32, 8192, 8192), rows32);
+}
+
+TEST(GemmArgs, ConfigurationSpecsNameATableEntryAndItsFloor) {
+  const auto config = gemm_detail::parse_dense_config("m64_k128_n256_s4_wgmma_x4");
+  EXPECT_STREQ(config.name, "m64_k128_n256_s4_wgmma_x4");
+  EXPECT_EQ(config.rows, 64);
+  EXPECT_EQ(config.min_tiles_per_block, 1);
+  const auto floored = gemm_detail::parse_dense_config("m16_k128_n128_s6_b2:16");
+  EXPECT_STREQ(floored.name, "m16_k128_n128_s6_b2");
+  EXPECT_EQ(floored.tile_n, 128);
+  EXPECT_EQ(floored.min_tiles_per_block, 16);
+  // Every configuration the rule picks can be named.
+  for (const int m : {1, 16, 32, 64, 128, 1024}) {
+    for (const bool wgmma : {false, true}) {
+      const auto& chosen = gemm_detail::choose_dense_config(m, 4096, 4096, wgmma);
+      EXPECT_EQ(gemm_detail::parse_dense_config(chosen.name).tiling, chosen.tiling);
+    }
+  }
+  // A wrong name is refused with the list of names; a floor must be a number of 1 to 4096.
+  try {
+    gemm_detail::parse_dense_config("m64_wide");
+    ADD_FAILURE() << "an unknown configuration was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("m64_wide"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("m128_k128_n256_s4_wgmma_x4"), std::string::npos)
+        << e.what();
+  }
+  for (const char* spec : {"m16_k128_n128_s6_b2:", "m16_k128_n128_s6_b2:0",
+                           "m16_k128_n128_s6_b2:4097", "m16_k128_n128_s6_b2:-3",
+                           "m16_k128_n128_s6_b2:8x", "m16_k128_n128_s6_b2:99999999999"}) {
+    EXPECT_THROW(gemm_detail::parse_dense_config(spec), Error) << spec;
+  }
+}
+
+TEST(GemmArgs, ForcedConfigurationsMustRunTheProblem) {
+  const auto wgmma = gemm_detail::parse_dense_config("m32_k128_n128_s6_b2_wgmma_x2");
+  EXPECT_NO_THROW(gemm_detail::check_dense_config_runs(wgmma, 64, true));
+  EXPECT_THROW(gemm_detail::check_dense_config_runs(wgmma, 64, false), Error);
+  const auto swapped = gemm_detail::parse_dense_config("m16_k128_n256_s4_b2");
+  EXPECT_NO_THROW(gemm_detail::check_dense_config_runs(swapped, 8, false));
+  EXPECT_THROW(gemm_detail::check_dense_config_runs(swapped, 9, true), Error);
+  const auto medium = gemm_detail::parse_dense_config("m16_k128_n128_s6_b2");
+  EXPECT_NO_THROW(gemm_detail::check_dense_config_runs(medium, 4096, false));
+}
+
+TEST(GemmArgs, TheEnvironmentForcesOneConfiguration) {
+  // (read once per process: this test's process reads it first, as ctest runs every test alone)
+  ASSERT_EQ(setenv("MARLIN_DENSE_CONFIG", "m32_k128_n256_s4:2", 1), 0);
+  const auto& config = gemm_detail::dense_config_for(1, 4096, 4096, true);
+  EXPECT_STREQ(config.name, "m32_k128_n256_s4");
+  EXPECT_EQ(config.min_tiles_per_block, 2);
+  EXPECT_STREQ(gemm_detail::dense_config_for(4096, 57344, 8192, false).name, "m32_k128_n256_s4");
+  unsetenv("MARLIN_DENSE_CONFIG");
 }
 
 TEST(GemmArgs, GridCoversEveryTileWithinTheResidentBlocks) {
