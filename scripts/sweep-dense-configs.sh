@@ -7,9 +7,10 @@
 #
 # Each round runs the benchmark with the dispatcher's own choice ("auto"), then with each
 # configuration forced, so that drift over the run hits all of them alike. bench/sweep_summary.py
-# then prints, per layer and m, the best time of each and the winner. A configuration that cannot
-# run a problem (warpgroup MMA off compute capability 9.0, the m <= 8 one above m = 8) fails that
-# benchmark run; the summary shows it as missing.
+# then prints, per layer and m, the best time of each and the winner. Where a configuration cannot
+# run a problem (warpgroup MMA off compute capability 9.0, the m <= 8 one above m = 8), the
+# benchmark reports that m as refused and the summary shows it as missing; the benchmark's check
+# launch runs the largest m up to 16, so sweep the m <= 8 configuration with --m values <= 8.
 #   --configs: default every configuration (marlin_bench_dense --list-configs); NAME:FLOOR also
 #              sets the fewest tiles per block.
 #   bench options: default --models llama-2-7b llama-3-8b llama-2-70b --m 16 32 64 128; e.g.
