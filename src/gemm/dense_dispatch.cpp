@@ -20,7 +20,8 @@ constexpr DenseConfig config_of(const char* name, int tiling, int min_tiles_per_
 }
 
 // The entries of kConfigs: the seven tilings in dense_tiling.h's order, then one again with
-// longer stripes.
+// longer stripes. The first seven are also the tilings' indices among a format's kernel entries
+// (dense_launch.h), which DenseConfig::tiling holds; from kHopperSmallM on they use wgmma.
 enum ConfigIndex : int {
   kSmallM,
   kMediumM,
@@ -48,14 +49,14 @@ enum ConfigIndex : int {
 //    changed any layer by more than noise but for losses (70B 8192 x 57344 at m = 64: 147 us with
 //    none, 150-162 with one).
 constexpr DenseConfig kConfigs[kDenseTilings + 1] = {
-    config_of<TilingSmallM>("m16_k128_n256_s4_b2", 0, 4),
-    config_of<TilingMediumM>("m16_k128_n128_s6_b2", 1, 8),
-    config_of<TilingLargeM>("m32_k128_n256_s4", 2, 8),
-    config_of<TilingHopperSmallM>("m32_k128_n128_s6_b2_wgmma_x2", 3, 1),
-    config_of<TilingHopperMediumM>("m64_k128_n256_s4_wgmma_x4", 4, 1),
-    config_of<TilingHopperLargeM>("m128_k128_n128_s4_wgmma_x2", 5, 1),
-    config_of<TilingHopperWide>("m128_k128_n256_s4_wgmma_x4", 6, 1),
-    config_of<TilingHopperSmallM>("m32_k128_n128_s6_b2_wgmma_x2_min8", 3, 8),
+    config_of<TilingSmallM>("m16_k128_n256_s4_b2", kSmallM, 4),
+    config_of<TilingMediumM>("m16_k128_n128_s6_b2", kMediumM, 8),
+    config_of<TilingLargeM>("m32_k128_n256_s4", kLargeM, 8),
+    config_of<TilingHopperSmallM>("m32_k128_n128_s6_b2_wgmma_x2", kHopperSmallM, 1),
+    config_of<TilingHopperMediumM>("m64_k128_n256_s4_wgmma_x4", kHopperMediumM, 1),
+    config_of<TilingHopperLargeM>("m128_k128_n128_s4_wgmma_x2", kHopperLargeM, 1),
+    config_of<TilingHopperWide>("m128_k128_n256_s4_wgmma_x4", kHopperWide, 1),
+    config_of<TilingHopperSmallM>("m32_k128_n128_s6_b2_wgmma_x2_min8", kHopperSmallM, 8),
 };
 
 }  // namespace
