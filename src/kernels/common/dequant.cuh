@@ -17,7 +17,7 @@
 //   lop3(word >> 4, 0x000f000f, magic)  = (magic + p1, magic + p5)      and so on
 //
 // Subtracting (magic + zero) leaves q - zero, exact. fp16 saves the shifts for the odd nibbles:
-// mask 0x00f000f0 gives 1024 + 16 q, and one fma with 1/16 and -(64 + 8) gives q - 8.
+// mask 0x00f000f0 gives 1024 + 16 q, and one fma with 1/16 and -(64 + z) gives q - z.
 // INT8 codes use prmt instead of lop3 (a byte, not a nibble, goes into the mantissa); bf16 has
 // too few mantissa bits for a byte, so INT8 -> bf16 goes through fp32 (0x4b000000 = 2^23).
 #pragma once
@@ -71,49 +71,77 @@ struct Bf16 {
   static constexpr std::uint8_t kMagicHighByte = 0x43;
 };
 
-// (magic + z) in both halves of a register, for a zero point z < 16 held in byte `index` of
-// `zero_bytes`: one prmt puts z under the magic's high byte.
+// What dequantization subtracts for a column group's zero point z, in both halves of a register:
+//   even: magic + z, subtracted from the even nibbles' (magic + q);
+//   odd:  -(64 + z), fp16 only: the bias of the fma that takes the odd nibbles' 1024 + 16 q
+//         (no shift) to q - z, as -(64 + 8) does for symmetric codes (see the top).
+struct ZeroTerms {
+  std::uint32_t even;
+  std::uint32_t odd;
+};
+
+// The terms of symmetric codes (zero 8), constants the compiler folds into the instructions.
 template <class E>
-__device__ __forceinline__ std::uint32_t zero_subtrahend(std::uint32_t zero_bytes, int index) {
-  const std::uint32_t magic_bytes = E::kMagicHighByte * 0x01010101u;
+__device__ __forceinline__ ZeroTerms symmetric_zero_terms() {
+  return {E::kMagic | 0x00080008u, 0xd480d480u};  // fp16 0xd480 = -(64 + 8)
+}
+
+// The terms of zero point z < 16 held in byte `index` of `zero_bytes`: one prmt each puts z (or
+// z << 4) under the right high byte. fp16 -(64 + z) is 0xd400 | (z << 4): 64 + z has ulp 1/16.
+template <class E>
+__device__ __forceinline__ ZeroTerms zero_terms(std::uint32_t zero_bytes, int index) {
+  const std::uint32_t selector = 0x4040u | (0x0101u * static_cast<std::uint32_t>(index));
   // Result bytes (low first): z, magic, z, magic.
-  return prmt(zero_bytes, magic_bytes, 0x4040u | (0x0101u * static_cast<std::uint32_t>(index)));
+  const std::uint32_t even = prmt(zero_bytes, E::kMagicHighByte * 0x01010101u, selector);
+  // (every byte is < 16, so the shift keeps z << 4 inside its byte; bf16 does not use it)
+  const std::uint32_t odd = prmt(zero_bytes << 4, 0xd4d4d4d4u, selector);
+  return {even, odd};
 }
 
 // INT4 word -> B fragments of column groups (group0, group1) = (2w, 2w + 1) of the word's lane,
-// values q - z where `subtrahend0/1` = (magic + z) of each group's column.
+// values q - z for each group's zero terms.
 template <class E>
-__device__ __forceinline__ void dequant_int4_word(std::uint32_t word, std::uint32_t subtrahend0,
-                                                  std::uint32_t subtrahend1, FragmentB& group0,
-                                                  FragmentB& group1) {
-  using Pair = typename E::Pair;
-  const auto code_pair = [&](int shift, std::uint32_t subtrahend) {
-    const std::uint32_t biased = lop3<kAndOr>(word >> shift, kLowNibbles, E::kMagic);
-    return bits_of(__hsub2(from_bits<Pair>(biased), from_bits<Pair>(subtrahend)));
+__device__ __forceinline__ void dequant_int4_word(std::uint32_t word, ZeroTerms zero0,
+                                                  ZeroTerms zero1, FragmentB& group0,
+                                                  FragmentB& group1);
+
+// fp16 without shifting the odd nibbles: mask 0x00f000f0 leaves 1024 + 16 q, and one fma with
+// 1/16 and -(64 + z) gives q - z (exact: every step is an integer, or 64 + q, under 2048).
+template <>
+__device__ __forceinline__ void dequant_int4_word<Fp16>(std::uint32_t word, ZeroTerms zero0,
+                                                        ZeroTerms zero1, FragmentB& group0,
+                                                        FragmentB& group1) {
+  constexpr std::uint32_t kHighMask = 0x00f000f0;
+  const __half2 one_sixteenth = from_bits<__half2>(0x2c002c00);
+  const auto even = [](std::uint32_t bits, std::uint32_t subtrahend) {
+    const std::uint32_t biased = lop3<kAndOr>(bits, kLowNibbles, Fp16::kMagic);
+    return bits_of(__hsub2(from_bits<__half2>(biased), from_bits<__half2>(subtrahend)));
   };
-  group0.reg[0] = code_pair(0, subtrahend0);
-  group0.reg[1] = code_pair(4, subtrahend0);
-  group1.reg[0] = code_pair(8, subtrahend1);
-  group1.reg[1] = code_pair(12, subtrahend1);
+  const auto odd = [&](std::uint32_t bits, std::uint32_t bias) {
+    const std::uint32_t biased = lop3<kAndOr>(bits, kHighMask, Fp16::kMagic);
+    return bits_of(__hfma2(from_bits<__half2>(biased), one_sixteenth, from_bits<__half2>(bias)));
+  };
+  const std::uint32_t shifted = word >> 8;
+  group0.reg[0] = even(word, zero0.even);
+  group0.reg[1] = odd(word, zero0.odd);
+  group1.reg[0] = even(shifted, zero1.even);
+  group1.reg[1] = odd(shifted, zero1.odd);
 }
 
-// The symmetric fp16 case (zero 8) without the shifts of the odd nibbles (see the top).
-__device__ __forceinline__ void dequant_int4_word_symmetric_f16(std::uint32_t word,
-                                                                FragmentB& group0,
-                                                                FragmentB& group1) {
-  constexpr std::uint32_t kHighMask = 0x00f000f0;
-  const __half2 bias_low = from_bits<__half2>(0x64086408);       // 1024 + 8
-  const __half2 one_sixteenth = from_bits<__half2>(0x2c002c00);  // 1/16
-  const __half2 bias_high = from_bits<__half2>(0xd480d480);      // -(64 + 8)
-  const std::uint32_t shifted = word >> 8;
-  group0.reg[0] = bits_of(__hsub2(from_bits<__half2>(lop3<kAndOr>(word, kLowNibbles, Fp16::kMagic)),
-                                  bias_low));
-  group0.reg[1] = bits_of(__hfma2(from_bits<__half2>(lop3<kAndOr>(word, kHighMask, Fp16::kMagic)),
-                                  one_sixteenth, bias_high));
-  group1.reg[0] = bits_of(
-      __hsub2(from_bits<__half2>(lop3<kAndOr>(shifted, kLowNibbles, Fp16::kMagic)), bias_low));
-  group1.reg[1] = bits_of(__hfma2(
-      from_bits<__half2>(lop3<kAndOr>(shifted, kHighMask, Fp16::kMagic)), one_sixteenth, bias_high));
+// bf16 (too few mantissa bits for 128 + 16 q): every nibble shifted down, then subtracted.
+template <>
+__device__ __forceinline__ void dequant_int4_word<Bf16>(std::uint32_t word, ZeroTerms zero0,
+                                                        ZeroTerms zero1, FragmentB& group0,
+                                                        FragmentB& group1) {
+  const auto code_pair = [&](int shift, std::uint32_t subtrahend) {
+    const std::uint32_t biased = lop3<kAndOr>(word >> shift, kLowNibbles, Bf16::kMagic);
+    return bits_of(__hsub2(from_bits<__nv_bfloat162>(biased),
+                           from_bits<__nv_bfloat162>(subtrahend)));
+  };
+  group0.reg[0] = code_pair(0, zero0.even);
+  group0.reg[1] = code_pair(4, zero0.even);
+  group1.reg[0] = code_pair(8, zero1.even);
+  group1.reg[1] = code_pair(12, zero1.even);
 }
 
 // INT8 word of one column group (bytes: rows 2r, 2r+1, 2r+8, 2r+9) -> its B fragment, q - 128.

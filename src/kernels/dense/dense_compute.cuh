@@ -75,13 +75,13 @@ struct WarpOperands {
 };
 
 // What a lane needs of one quantization group: the 8 scales of its columns (8j + lane/4),
-// contiguous thanks to the transpose, and the subtrahends (magic + zero) per column group; the
+// contiguous thanks to the transpose, and the zero terms per column group (dequant.cuh); the
 // symmetric ones are constants.
 template <class T, class F>
 struct LaneGroup {
   using E = ElementOf<F::kActivation>;
   uint4 scale_bits;
-  std::uint32_t subtrahend[layout::kColumnGroups];
+  ptx::ZeroTerms zero[layout::kColumnGroups];
 
   __device__ __forceinline__ void load(const std::uint8_t* stage, int group_offset) {
     using Layout = StageLayout<T, F>;
@@ -91,10 +91,10 @@ struct LaneGroup {
           *reinterpret_cast<const uint2*>(stage + Layout::kZeroOffset + group_offset);
 #pragma unroll
       for (int j = 0; j < layout::kColumnGroups; ++j)
-        subtrahend[j] = ptx::zero_subtrahend<E>(j < 4 ? zero_bytes.x : zero_bytes.y, j % 4);
+        zero[j] = ptx::zero_terms<E>(j < 4 ? zero_bytes.x : zero_bytes.y, j % 4);
     } else {
 #pragma unroll
-      for (int j = 0; j < layout::kColumnGroups; ++j) subtrahend[j] = E::kMagic | 0x00080008u;
+      for (int j = 0; j < layout::kColumnGroups; ++j) zero[j] = ptx::symmetric_zero_terms<E>();
     }
   }
   __device__ __forceinline__ const typename E::Scalar* scales() const {
@@ -102,24 +102,11 @@ struct LaneGroup {
   }
 };
 
-// One 32-bit word of a lane's INT4 chunk: the B fragments (q - z, unscaled) of the two column
-// groups it holds. Symmetric fp16 has a shorter bit trick that needs no subtrahend.
-template <class F>
-__device__ __forceinline__ void dequant_int4_word_pair(std::uint32_t word, std::uint32_t sub_low,
-                                                       std::uint32_t sub_high,
-                                                       ptx::FragmentB& low, ptx::FragmentB& high) {
-  if constexpr (F::kActivation == Activation::kFp16 && !F::kHasZeros) {
-    ptx::dequant_int4_word_symmetric_f16(word, low, high);
-  } else {
-    ptx::dequant_int4_word<ElementOf<F::kActivation>>(word, sub_low, sub_high, low, high);
-  }
-}
-
 // This lane's B fragments of the 8 column groups of one (16 x 64) weight tile, values q - z
 // (unscaled).
 template <class T, class F>
 __device__ __forceinline__ void dequant_tile(const uint4* b_stage, int b_index,
-                                             const std::uint32_t (&subtrahend)[8],
+                                             const ptx::ZeroTerms (&zero)[8],
                                              ptx::FragmentB (&b)[layout::kColumnGroups]) {
   using E = ElementOf<F::kActivation>;
   if constexpr (F::kBits == 4) {
@@ -127,8 +114,7 @@ __device__ __forceinline__ void dequant_tile(const uint4* b_stage, int b_index,
     const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
 #pragma unroll
     for (int w = 0; w < 4; ++w) {
-      dequant_int4_word_pair<F>(words[w], subtrahend[2 * w], subtrahend[2 * w + 1], b[2 * w],
-                                b[2 * w + 1]);
+      ptx::dequant_int4_word<E>(words[w], zero[2 * w], zero[2 * w + 1], b[2 * w], b[2 * w + 1]);
     }
   } else {
 #pragma unroll
@@ -185,7 +171,7 @@ __device__ __forceinline__ void compute_steps_swapped(const std::uint8_t* stage,
     }
     ptx::FragmentB b[layout::kColumnGroups];
     dequant_tile<T, F>(b_stage, operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32,
-                       group.subtrahend, b);
+                       group.zero, b);
     ptx::FragmentB activations;
     ptx::ldmatrix_x2(activations, ptx::shared_address(stage + operands.a_offset[s]));
 #pragma unroll
@@ -233,7 +219,7 @@ template <class T, class F>
 struct QuarterGroup {
   using E = ElementOf<F::kActivation>;
   std::uint32_t scale_pair;     // scales of column groups 2q, 2q + 1
-  std::uint32_t subtrahend[2];  // magic + zero of the same
+  ptx::ZeroTerms zero[2];       // zero terms of the same (dequant.cuh)
 
   __device__ __forceinline__ void load(const std::uint8_t* stage, int group_offset, int quarter) {
     using Layout = StageLayout<T, F>;
@@ -242,10 +228,10 @@ struct QuarterGroup {
     if constexpr (F::kHasZeros) {
       const std::uint32_t zero_pair =
           *reinterpret_cast<const std::uint16_t*>(stage + Layout::kZeroOffset + element);
-      subtrahend[0] = ptx::zero_subtrahend<E>(zero_pair, 0);
-      subtrahend[1] = ptx::zero_subtrahend<E>(zero_pair, 1);
+      zero[0] = ptx::zero_terms<E>(zero_pair, 0);
+      zero[1] = ptx::zero_terms<E>(zero_pair, 1);
     } else {
-      subtrahend[0] = subtrahend[1] = E::kMagic | 0x00080008u;
+      zero[0] = zero[1] = ptx::symmetric_zero_terms<E>();
     }
   }
 };
@@ -261,7 +247,7 @@ __device__ __forceinline__ ptx::FragmentA weight_block(const uint4* b_stage, int
   if constexpr (F::kBits == 4) {
     // Word w of the lane's 16-byte chunk holds column groups 2w and 2w + 1.
     const std::uint32_t word = reinterpret_cast<const std::uint32_t*>(b_stage + b_index)[quarter];
-    dequant_int4_word_pair<F>(word, group.subtrahend[0], group.subtrahend[1], low, high);
+    ptx::dequant_int4_word<E>(word, group.zero[0], group.zero[1], low, high);
   } else {
     // INT8: column group j is word j % 4 of the lane's chunk j / 4.
     const uint2 words = reinterpret_cast<const uint2*>(b_stage + b_index + (quarter / 2) * 32)
@@ -275,7 +261,7 @@ __device__ __forceinline__ ptx::FragmentA weight_block(const uint4* b_stage, int
   return {{low.reg[0], high.reg[0], low.reg[1], high.reg[1]}};
 }
 
-// Where a k16 step reloads its group (scales, zero subtrahends) inside a stage.
+// Where a k16 step reloads its group (scales, zero terms) inside a stage.
 enum class GroupReload {
   kNever,             // one group spans the stage (group size >= kTileK, or per-channel)
   kWhereGroupsStart,  // a branch per step on the group size
@@ -342,7 +328,7 @@ __device__ __forceinline__ void compute_stage_wgmma(const std::uint8_t* stage,
                                                     Accumulators<T>& acc) {
   if constexpr (F::kHasZeros && T::kWgmmaOverlap) {
     // With zero points in the overlapped tilings, a branch between two multiplies in flight,
-    // around the zero subtrahends, made ptxas serialize every wgmma of the stage (C7513: a full
+    // around the zero terms, made ptxas serialize every wgmma of the stage (C7513: a full
     // wait after each). So the reload is unconditional where groups are shorter than a stage,
     // and a second copy of the loop, chosen once per stage, has none where they are not. Group
     // 128 then reloads 3 times a stage fewer: zero points' time relative to fp16 (H100, two runs)
@@ -389,7 +375,7 @@ __device__ __forceinline__ void compute_stage(const std::uint8_t* stage,
     // This lane's B fragments of all 8 column groups of the (16 x 64) tile.
     ptx::FragmentB b[layout::kColumnGroups];
     dequant_tile<T, F>(b_stage, operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32,
-                       group.subtrahend, b);
+                       group.zero, b);
 #pragma unroll
     for (int j = 0; j < layout::kColumnGroups; ++j) ptx::scale_fragment<E>(b[j], column_scales[j]);
 
