@@ -3,7 +3,9 @@
 rounds of every configuration, the winner, and how far the dispatcher's own choice ("auto") is
 from it; then the same summed per model.
 
-    python3 bench/sweep_summary.py SWEEP_DIR   (SWEEP_DIR/round*/CONFIG/*.csv, CONFIG/config.txt)
+    python3 bench/sweep_summary.py [--summed-only] SWEEP_DIR
+        (SWEEP_DIR/round*/CONFIG/*.csv, CONFIG/config.txt; --summed-only: the column legend and
+        the per-model sums, without the per-layer tables)
 """
 import csv
 import glob
@@ -33,28 +35,34 @@ def load(sweep_dir):
 
 
 def main():
-    if len(sys.argv) != 2:
+    arguments = sys.argv[1:]
+    summed_only = "--summed-only" in arguments
+    arguments = [a for a in arguments if a != "--summed-only"]
+    if len(arguments) != 1:
         sys.exit(__doc__)
-    times, configs = load(sys.argv[1])
+    times, configs = load(arguments[0])
     if not times:
-        sys.exit(f"no benchmark CSVs under {sys.argv[1]}/round*/*/")
+        sys.exit(f"no benchmark CSVs under {arguments[0]}/round*/*/")
     print("Columns: " + ", ".join(f"c{i} = {c}" for i, c in enumerate(configs)) + "\n")
     header = "| model | k x n | m | " + " | ".join(f"c{i}" for i in range(len(configs)))
     header += " | best | auto / best |"
     rule = "| --- | --- | ---: |" + " ---: |" * len(configs) + " --- | ---: |"
     for kernel, layers in sorted(times.items()):
-        print(f"## {kernel}: best time over the rounds (us)\n\n{header}\n{rule}")
+        if not summed_only:
+            print(f"## {kernel}: best time over the rounds (us)\n\n{header}\n{rule}")
         sums = defaultdict(lambda: defaultdict(float))  # (model, m) -> config -> summed best
         for key in sorted(layers):
             best = {c: min(t) for c, t in layers[key].items()}
             for config, value in best.items():
                 sums[(key[0], key[3])][config] += value
+            if summed_only:
+                continue
             winner = min(best, key=best.get)
             cells = " | ".join(f"{best[c]:.1f}" if c in best else "-" for c in configs)
             auto = f"{best['auto'] / best[winner]:.3f}" if "auto" in best else "-"
             print(f"| {key[0]} | {key[1]} x {key[2]} | {key[3]} | {cells} | "
                   f"c{configs.index(winner)} | {auto} |")
-        print(f"\n## {kernel}: summed per model (us; a configuration missing on a layer is left "
+        print(f"{'' if summed_only else chr(10)}## {kernel}: summed per model (us; a configuration missing on a layer is left "
               f"out)\n\n| model | m | " + " | ".join(f"c{i}" for i in range(len(configs))) + " |")
         print("| --- | ---: |" + " ---: |" * len(configs))
         for (model, m), per_config in sorted(sums.items()):

@@ -3,10 +3,14 @@
 # tests included), compute-sanitizer on a few shapes, the benchmark, and a short table last.
 #
 #   scripts/gpu-check.sh [--quick-bench] [--no-bench] [--no-sanitizer] [--compare DIR]
+#                        [--compare-bench "BENCH OPTIONS"]
 #
 # --compare DIR: DIR is another source tree (say `git archive main | tar -x -C .baseline`, carried
 # along); its benchmark is built beside ours and both are timed in alternating rounds at a few m,
 # so that a change is judged against its baseline on the same card in the same run.
+# --compare-bench: the benchmark options of those rounds, instead of --m 1 8 16 32 64 128 512
+# (e.g. "--variant fp16_int4_zp_g128 --m 16 64" to judge a format, or "--static-weights").
+# bench/sweep_summary.py then prints both sides per layer, best of the rounds.
 #
 # Logs and benchmark results go to $OUT when set (the device tool brings $OUT back; it takes at
 # most 8 files, so tar them), else to ./gpu-check-out. Packages the GPU machine lacks come from
@@ -19,7 +23,7 @@ mkdir -p "$out"
 bench_mode=full
 run_sanitizer=1
 compare_dir=
-compare_m=(1 8 16 32 64 128 512)
+compare_bench=(--m 1 8 16 32 64 128 512)
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick-bench) bench_mode=quick ;;
@@ -28,6 +32,10 @@ while [ $# -gt 0 ]; do
     --compare)
       [ $# -ge 2 ] && [ -f "$2/CMakeLists.txt" ] || { echo "--compare needs a source tree" >&2; exit 2; }
       compare_dir=$(cd "$2" && pwd)
+      shift ;;
+    --compare-bench)
+      [ $# -ge 2 ] || { echo "--compare-bench needs the benchmark options" >&2; exit 2; }
+      read -r -a compare_bench <<<"$2"
       shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -141,15 +149,19 @@ if [ -n "$compare_dir" ] && [ "${result[build]}" != FAILED ]; then
   baseline_bench=$compare_dir/build-compare/bench/marlin_bench_dense
   if wait "$compare_build" && [ -x "$baseline_bench" ]; then
     # Two alternating rounds: a drift of the card between runs shows as disagreeing rounds.
+    # (laid out as scripts/sweep-dense-configs.sh does, for bench/sweep_summary.py)
     for round in 1 2; do
       for side in baseline candidate; do
         bench=build/bench/marlin_bench_dense
         [ "$side" = baseline ] && bench=$baseline_bench
-        "$bench" --m "${compare_m[@]}" --out-dir "$out/compare-$side-$round" \
-            >"$out/compare-$side-$round.log" 2>&1 || echo "compare: $side round $round FAILED"
+        dir=$out/compare/round$round/$side
+        mkdir -p "$dir" && echo "$side" >"$dir/config.txt"
+        "$bench" "${compare_bench[@]}" --out-dir "$dir" >"$dir/bench.log" 2>&1 ||
+          echo "compare: $side round $round FAILED"
       done
     done
-    result[compare]="ok (baseline $compare_dir, m ${compare_m[*]})"
+    python3 bench/sweep_summary.py "$out/compare" >"$out/compare-summary.md" 2>&1
+    result[compare]="ok (baseline $compare_dir, ${compare_bench[*]})"
   else
     result[compare]="FAILED (baseline build: see compare-build.log)"
     tail -20 "$out/compare-build.log"
@@ -168,10 +180,12 @@ if [ -n "$compare_dir" ]; then
   for round in 1 2; do
     for side in baseline candidate; do
       echo "-- compare round $round, $side:"
-      sed -n '/^## Speedup/,/^## [^S]/p' "$out/compare-$side-$round"/*-dense.md 2>/dev/null |
+      sed -n '/^## Speedup/,/^## [^S]/p' "$out/compare/round$round/$side"/*.md 2>/dev/null |
         grep '^| [a-z]'
     done
   done
+  echo "-- compare, best of the rounds (compare-summary.md has every layer):"
+  python3 bench/sweep_summary.py --summed-only "$out/compare" 2>&1 | head -60
 fi
 echo
 echo "== gpu-check summary ($(head -2 "$out/gpu.txt" | tail -1)) =="

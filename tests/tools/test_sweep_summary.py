@@ -40,6 +40,15 @@ def main():
     ]
     for line in expected:
         assert line in out, f"missing {line!r} in:\n{out}"
+    # --summed-only: the legend and the sums, no per-layer rows
+    with tempfile.TemporaryDirectory() as root:
+        write_run(root, 1, "baseline", [("x", 4096, 4096, 16, 10.0)])
+        write_run(root, 1, "candidate", [("x", 4096, 4096, 16, 9.0)])
+        summed = subprocess.run([sys.executable, summary, "--summed-only", root], check=True,
+                                capture_output=True, text=True).stdout
+    assert "Columns: c0 = baseline, c1 = candidate" in summed, summed
+    assert "| x | 16 | 10.0 | 9.0 |" in summed, summed
+    assert "4096 x 4096" not in summed, summed
     usage = subprocess.run([sys.executable, summary], capture_output=True, text=True)
     assert usage.returncode != 0 and "SWEEP_DIR" in usage.stderr, usage.stderr
     print("ok")
