@@ -73,8 +73,9 @@ serialized=$(grep -c "C7513" "$out/build.log" || true)
 result[ptxas]="$spills kernels with spills, $stack with a stack frame, $serialized with serialized wgmma"
 
 if [ "${result[build]}" != FAILED ]; then
-  # (-j4: correctness only; no test asserts a time)
-  ctest --test-dir build --output-on-failure -j4 --timeout 900 >"$out/tests.log" 2>&1
+  # (-j4: correctness only; no test asserts a time. The slowest test takes ~8 s on an H100: a
+  # minute each is room enough, and a kernel that hangs costs a minute, not the device call.)
+  ctest --test-dir build --output-on-failure -j4 --timeout 60 >"$out/tests.log" 2>&1
   result[tests]=$(grep -E "tests passed|tests failed" "$out/tests.log" | tail -1)
   grep -E "Failed|\*\*\*|SKIPPED" "$out/tests.log" | head -20
   grep -E "GPTQ_TIME|GPTQ_GPU_VS_CPU" "$out/tests.log" | head -20
@@ -94,9 +95,11 @@ if [ "${result[build]}" != FAILED ]; then
         dense_filter+=":$large_dense" generality_filter+=":$large_generality"
       fi
       : >"$out/sanitizer-$tool.log"
-      if compute-sanitizer --tool "$tool" --error-exitcode 9 build/tests/gemm/test_dense_gemm_gpu \
+      # (timeouts: a hanging kernel must not take the whole device call; each takes < 1 min)
+      if timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 9 \
+            build/tests/gemm/test_dense_gemm_gpu \
             --gtest_filter="$dense_filter" >>"$out/sanitizer-$tool.log" 2>&1 &&
-         compute-sanitizer --tool "$tool" --error-exitcode 9 \
+         timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 9 \
             build/tests/gemm/test_gemm_generality_gpu --gtest_filter="$generality_filter" \
             >>"$out/sanitizer-$tool.log" 2>&1; then
         result[sanitizer-$tool]="clean ($(grep -c '\[       OK \]' "$out/sanitizer-$tool.log") tests)"
@@ -110,7 +113,8 @@ if [ "${result[build]}" != FAILED ]; then
   if [ "$bench_mode" != none ] && [ -x build/bench/marlin_bench_dense ]; then
     flags=()
     [ "$bench_mode" = quick ] && flags+=(--quick)
-    if build/bench/marlin_bench_dense "${flags[@]}" --out-dir "$out" >"$out/bench.log" 2>&1; then
+    if timeout 300 build/bench/marlin_bench_dense "${flags[@]}" --out-dir "$out" \
+        >"$out/bench.log" 2>&1; then
       result[bench]="ok ($bench_mode)"
     else
       result[bench]="FAILED"
@@ -119,7 +123,7 @@ if [ "${result[build]}" != FAILED ]; then
     # The same with GemmArgs::static_weights (programmatic dependent launch), m <= 128.
     pdl_m=(1 2 4 8 16 32 64 128)
     [ "$bench_mode" = quick ] && pdl_m=(1 16 128)
-    if build/bench/marlin_bench_dense "${flags[@]}" --static-weights --m "${pdl_m[@]}" \
+    if timeout 300 build/bench/marlin_bench_dense "${flags[@]}" --static-weights --m "${pdl_m[@]}" \
         --out-dir "$out" >"$out/bench-pdl.log" 2>&1; then
       result[bench-pdl]="ok ($bench_mode)"
     else
@@ -127,7 +131,7 @@ if [ "${result[build]}" != FAILED ]; then
       tail -30 "$out/bench-pdl.log"
     fi
     # Issue #6's variants (bf16, zero points, act-order, INT8, group 32) against the fp16 kernel.
-    if build/bench/marlin_bench_dense "${flags[@]}" --variants --out-dir "$out" \
+    if timeout 300 build/bench/marlin_bench_dense "${flags[@]}" --variants --out-dir "$out" \
         >"$out/bench-variants.log" 2>&1; then
       result[bench-variants]="ok ($bench_mode)"
     else
@@ -135,8 +139,8 @@ if [ "${result[build]}" != FAILED ]; then
       tail -30 "$out/bench-variants.log"
     fi
     # The variants again with programmatic launches, m = 1 and 16 (the INT8 target's range).
-    if build/bench/marlin_bench_dense "${flags[@]}" --variants --static-weights --m 1 16 \
-        --out-dir "$out" >"$out/bench-variants-pdl.log" 2>&1; then
+    if timeout 300 build/bench/marlin_bench_dense "${flags[@]}" --variants --static-weights \
+        --m 1 16 --out-dir "$out" >"$out/bench-variants-pdl.log" 2>&1; then
       result[bench-variants-pdl]="ok ($bench_mode)"
     else
       result[bench-variants-pdl]="FAILED"
@@ -156,7 +160,7 @@ if [ -n "$compare_dir" ] && [ "${result[build]}" != FAILED ]; then
         [ "$side" = baseline ] && bench=$baseline_bench
         dir=$out/compare/round$round/$side
         mkdir -p "$dir" && echo "$side" >"$dir/config.txt"
-        "$bench" "${compare_bench[@]}" --out-dir "$dir" >"$dir/bench.log" 2>&1 ||
+        timeout 300 "$bench" "${compare_bench[@]}" --out-dir "$dir" >"$dir/bench.log" 2>&1 ||
           echo "compare: $side round $round FAILED"
       done
     done
