@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/dense/dense_tiling.h"
+#include "kernels/large_batch/large_batch_launch.h"
 #include "marlin/status.h"
 
 namespace marlin::gemm_detail {
@@ -153,6 +154,38 @@ const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma) {
   if (!forced) return choose_dense_config(m, n, k, wgmma);
   check_dense_config_runs(*forced, m, wgmma);
   return *forced;
+}
+
+bool choose_large_batch(int m, int n, DType activation, QuantScheme scheme, bool wgmma,
+                        int sm_count, std::optional<bool> forced) {
+  const bool runs = wgmma && activation == DType::kFloat16 &&
+                    scheme == QuantScheme::kSymmetricInt4 &&
+                    n % kernels::large_batch::kLargeBatchTileN == 0;
+  if (!runs || forced == false) return false;
+  if (forced == true) return true;
+  const long long tiles =
+      static_cast<long long>((m + kernels::large_batch::kLargeBatchRows - 1) /
+                             kernels::large_batch::kLargeBatchRows) *
+      (n / kernels::large_batch::kLargeBatchTileN);
+  return m > 128 && tiles >= sm_count;
+}
+
+std::optional<bool> large_batch_override() {
+  // (a throw leaves the static uninitialized: every later GEMM reports the bad variable again)
+  static const std::optional<bool> forced = []() -> std::optional<bool> {
+    const char* value = std::getenv("MARLIN_LARGE_BATCH");
+    if (value == nullptr || *value == '\0') {
+      const char* dense = std::getenv("MARLIN_DENSE_CONFIG");
+      if (dense != nullptr && *dense != '\0') return false;
+      return std::nullopt;
+    }
+    const std::string text(value);
+    if (text == "on") return true;
+    if (text == "off") return false;
+    throw Error(ErrorCode::kInvalidArgument,
+                "MARLIN_LARGE_BATCH='" + text + "': the values are on and off (or unset)");
+  }();
+  return forced;
 }
 
 DenseGrid plan_dense_grid(long long total_tiles, int sm_count, int resident,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,20 @@ void check_dense_config_runs(const DenseConfig& config, int m, bool wgmma);
 // sweeps such as scripts/sweep-dense-configs.sh), checked to run the problem; without it,
 // choose_dense_config's.
 const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma);
+
+// Whether the large-batch kernel (kernels/large_batch: warp-specialized, both wgmma operands in
+// shared memory) takes the GEMM instead of the dense kernel. It exists for sm_90a, fp16 x
+// symmetric INT4 and n a multiple of 256, and computes whole 128 x 256 tiles without splitting
+// k, so it is chosen for m > 128 where the tiles fill every SM at least once.
+// `forced`: the environment's choice (large_batch_override), nullopt for none.
+bool choose_large_batch(int m, int n, DType activation, QuantScheme scheme, bool wgmma,
+                        int sm_count, std::optional<bool> forced);
+
+// MARLIN_LARGE_BATCH (read once per process): "on" takes the large-batch kernel wherever it can
+// run (any m, for sweeps), "off" never; unset or empty: no override, unless MARLIN_DENSE_CONFIG
+// forces a dense configuration, which then holds for every GEMM ("off"). Anything else throws
+// kInvalidArgument.
+std::optional<bool> large_batch_override();
 
 // The persistent grid of one launch: `grid` blocks, each taking a stripe of `tiles_per_block`
 // consecutive (slice, k-step) tiles (the last stripe may be shorter).

@@ -9,6 +9,7 @@
 #include "core/cuda_check.h"
 #include "gemm/dense_dispatch.h"
 #include "kernels/act_order/gather_columns.h"
+#include "kernels/large_batch/large_batch_launch.h"
 #include "marlin/device.h"
 #include "marlin/gemm_shapes.h"
 #include "marlin/status.h"
@@ -173,13 +174,22 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   params.bias = args.bias;
   params.c = args.c;
   params.accumulate = args.accumulate;
-  params.arrivals = reinterpret_cast<int*>(base);
-  params.partials = reinterpret_cast<float*>(partials);
-  params.slot_rows = std::min(args.m, config.rows);
   params.m = args.m;
   params.n = w.n;
   params.k = w.k;
   params.group_shift = w.group_size == kPerChannel ? 31 : log2_of_power_of_two(w.group_size);
+  if (gemm_detail::choose_large_batch(args.m, w.n, args.activation_dtype, w.scheme, wgmma,
+                                      sm_count, gemm_detail::large_batch_override())) {
+    const kernels::large_batch::LargeBatchKernelEntry& large =
+        kernels::large_batch::large_batch_fp16_int4();
+    if (shared_limit >= large.shared_bytes && large.fits(device)) {
+      large.launch(params, programmatic, stream);
+      return;
+    }
+  }
+  params.arrivals = reinterpret_cast<int*>(base);
+  params.partials = reinterpret_cast<float*>(partials);
+  params.slot_rows = std::min(args.m, config.rows);
   params.m_chunks = (args.m + config.rows - 1) / config.rows;
   params.n_tiles = (w.n + config.tile_n - 1) / config.tile_n;
   const long long total_tiles =

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "gemm/dense_dispatch.h"
@@ -311,7 +312,51 @@ TEST(GemmArgs, TheEnvironmentForcesOneConfiguration) {
   EXPECT_STREQ(config.name, "m32_k128_n256_s4");
   EXPECT_EQ(config.min_tiles_per_block, 2);
   EXPECT_STREQ(gemm_detail::dense_config_for(4096, 57344, 8192, false).name, "m32_k128_n256_s4");
+  // ...and keeps large batches off the large-batch kernel.
+  EXPECT_EQ(gemm_detail::large_batch_override(), std::optional<bool>(false));
   unsetenv("MARLIN_DENSE_CONFIG");
+}
+
+TEST(GemmArgs, LargeBatchesThatFillTheSmsTakeTheLargeBatchKernel) {
+  const DType fp16 = DType::kFloat16;
+  const QuantScheme sym4 = QuantScheme::kSymmetricInt4;
+  // 70B gate_up at m = 256: 2 x 224 tiles of 128 x 256 on 132 SMs.
+  EXPECT_TRUE(gemm_detail::choose_large_batch(256, 57344, fp16, sym4, true, 132, std::nullopt));
+  // m <= 128 stays on the dense kernel; so do too few tiles (4096 x 4096 at m = 1000: 8 x 16).
+  EXPECT_FALSE(gemm_detail::choose_large_batch(128, 57344, fp16, sym4, true, 132, std::nullopt));
+  EXPECT_FALSE(gemm_detail::choose_large_batch(1000, 4096, fp16, sym4, true, 132, std::nullopt));
+  EXPECT_TRUE(gemm_detail::choose_large_batch(1025, 4096, fp16, sym4, true, 132, std::nullopt));
+  // Only sm_90a, fp16 x symmetric INT4, n a multiple of 256, even when forced on.
+  for (const std::optional<bool> forced : {std::optional<bool>(), std::optional<bool>(true)}) {
+    EXPECT_FALSE(gemm_detail::choose_large_batch(4096, 57344, fp16, sym4, false, 132, forced));
+    EXPECT_FALSE(gemm_detail::choose_large_batch(4096, 57344, DType::kBFloat16, sym4, true, 132,
+                                                 forced));
+    EXPECT_FALSE(gemm_detail::choose_large_batch(4096, 57344, fp16, QuantScheme::kSymmetricInt8,
+                                                 true, 132, forced));
+    EXPECT_FALSE(gemm_detail::choose_large_batch(4096, 8256, fp16, sym4, true, 132, forced));
+  }
+  // Forced: on takes every m it can run, off none.
+  EXPECT_TRUE(gemm_detail::choose_large_batch(1, 256, fp16, sym4, true, 132, true));
+  EXPECT_FALSE(gemm_detail::choose_large_batch(4096, 57344, fp16, sym4, true, 132, false));
+}
+
+TEST(GemmArgs, TheEnvironmentSwitchesTheLargeBatchKernel) {
+  // (read once per process: this test's process reads it first, as ctest runs every test alone)
+  ASSERT_EQ(setenv("MARLIN_LARGE_BATCH", "on", 1), 0);
+  EXPECT_EQ(gemm_detail::large_batch_override(), std::optional<bool>(true));
+  unsetenv("MARLIN_LARGE_BATCH");
+}
+
+TEST(GemmArgs, AnUnknownLargeBatchSwitchIsRefused) {
+  ASSERT_EQ(setenv("MARLIN_LARGE_BATCH", "yes", 1), 0);
+  try {
+    gemm_detail::large_batch_override();
+    FAIL() << "MARLIN_LARGE_BATCH=yes was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the values are on and off"), std::string::npos)
+        << e.what();
+  }
+  unsetenv("MARLIN_LARGE_BATCH");
 }
 
 TEST(GemmArgs, GridCoversEveryTileWithinTheResidentBlocks) {

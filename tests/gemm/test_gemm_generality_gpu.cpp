@@ -303,6 +303,22 @@ TEST(GemmGenerality, BiasAndAccumulateWhereBlocksOwnWholeSlices) {
   }
 }
 
+// Hopper's large-batch kernel (fp16 x symmetric INT4, m > 128, at least as many 128 x 256 tiles
+// as SMs): bias, accumulate and act-order (A gathered before it). m = 1024, n = 8192: 8 x 32
+// tiles.
+TEST(GemmGenerality, LargeBatchKernelWithBiasAccumulateAndActOrder) {
+  MARLIN_REQUIRE_GPU();
+  for (const bool act_order : {false, true}) {
+    const Kind kind{DType::kFloat16, QuantScheme::kSymmetricInt4, 128, act_order, true};
+    const QuantizedLayer layer(shaped(kind, 512, 8192), ReferenceOn::kGpu, 4100u);
+    const Workspace workspace(1024, 8192, act_order_k(layer.spec()));
+    for (bool accumulate : {false, true}) {
+      GemmBatch batch(layer, 1024, accumulate, accumulate ? 4101u : 4102u);
+      run_and_check(batch, workspace);
+    }
+  }
+}
+
 // Shared slices are summed in block order, so repeated calls agree bit for bit. m = 37,
 // k = 4096, n = 1024 on today's 32-row configuration: 2 x 4 slices of 32 k tiles, each shared by
 // about 16 blocks.

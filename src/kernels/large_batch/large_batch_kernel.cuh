@@ -1,0 +1,274 @@
+// The large-batch kernel (sm_90a): C = A * dequant(W) for batches of more than 128 rows, where
+// the dense kernel's multiplies wait for its own dequantization (docs/dense-kernel-notes.md, v10).
+//
+// Here the dequantization and the multiplies run in different warps, on different data:
+//
+//   warpgroup 0 (producer)      copies A, the packed codes and the scales of stage t + 3 into the
+//                               input ring (cp.async), dequantizes stage t's codes into the weight
+//                               ring as fp16/bf16, and signals "ready[t]"
+//   warpgroups 1, 2 (consumers) wait for ready[t], multiply their 64 rows of A by the 256 weight
+//                               columns straight from shared memory (wgmma, both operands K-major),
+//                               and signal "consumed[t - 1]" once stage t - 1's multiplies retired
+//
+// Block tile: 128 rows of A x 256 columns of W, all of k (no split: used only where there are at
+// least as many tiles as SMs). A stage is 64 k: one 128-byte row of every operand tile.
+//
+//   shared memory:  input ring  4 x [A 128 x 64 | codes 64 x 256 | scale rows]    (25 KB each)
+//                   weight ring 2 x [W^T 256 x 64, 128-byte swizzle, K-major]     (32 KB each)
+//                   barriers    ready[2], consumed[4]
+//
+// The weights are stored as wgmma's B operand K-major, i.e. W^T: row n holds the 64 k of column n,
+// 16-byte chunk c of row n at chunk c ^ (n % 8). A producer lane dequantizes, as in the dense
+// kernel, the B fragments of 8 column groups of a 16 x 64 tile: for column n = 8j + lane / 4 the
+// k pairs (2r, 2r + 1) and (2r + 8, 2r + 9), r = lane % 4, one 32-bit store each. Within one
+// store instruction the 8 rows n % 8 = 0..7 hit chunks (2b) ^ (n % 8), all different, and the 4
+// lanes of a row 4 consecutive banks: 32 different banks, no conflict.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common/cp_async.cuh"
+#include "kernels/common/dequant.cuh"
+#include "kernels/common/grid_dependency.cuh"
+#include "kernels/common/mbarrier.cuh"
+#include "kernels/common/wgmma.cuh"
+#include "kernels/dense/dense_epilogue.cuh"
+#include "kernels/dense/dense_format.h"
+#include "kernels/dense/dense_params.h"
+
+namespace marlin::kernels::large_batch {
+
+using dense::DenseParams;
+
+struct LargeBatchShape {
+  static constexpr int kRows = 128;   // rows of A per block: 64 per consumer warpgroup
+  static constexpr int kTileN = 256;  // columns of W per block (wgmma N)
+  static constexpr int kTileK = 64;   // k per stage
+  static constexpr int kInputStages = 4;
+  static constexpr int kWeightStages = 2;
+  static constexpr int kThreads = 384;  // 3 warpgroups
+  static constexpr int kMaxScaleRows = kTileK / 32;  // groups of at least 32 rows
+};
+
+template <class F>
+struct LargeBatchLayout {
+  using S = LargeBatchShape;
+  static constexpr int kABytes = S::kRows * S::kTileK * 2;
+  static constexpr int kCodeOffset = kABytes;
+  static constexpr int kCodeBytes = S::kTileK * S::kTileN * F::kBits / 8;
+  static constexpr int kScaleOffset = kCodeOffset + kCodeBytes;
+  static constexpr int kScaleBytes = S::kMaxScaleRows * S::kTileN * 2;
+  // (every ring slot starts 1024-byte aligned: the swizzled tiles' atoms are 1024 bytes)
+  static constexpr int kInputStageBytes = (kScaleOffset + kScaleBytes + 1023) / 1024 * 1024;
+  static constexpr int kWeightOffset = S::kInputStages * kInputStageBytes;
+  static constexpr int kWeightStageBytes = S::kTileN * S::kTileK * 2;
+  static constexpr int kBarrierOffset = kWeightOffset + S::kWeightStages * kWeightStageBytes;
+  static constexpr int kBarriers = S::kWeightStages + S::kInputStages;
+  // + slack to align the dynamic shared memory base to 1024 bytes
+  static constexpr int kSharedBytes = kBarrierOffset + kBarriers * 8 + 1024;
+};
+
+namespace detail {
+
+// Named barrier 1 over the producer warpgroup only (barrier 0 is __syncthreads).
+__device__ __forceinline__ void producer_barrier() {
+  asm volatile("bar.sync 1, 128;\n" ::: "memory");
+}
+
+// Issues the copies of stage t (A rows, the codes of four 16 x 256 bands, the scale rows) into
+// input slot `slot`. 128 producer threads: 8 A chunks, 4 code chunks and at most one scale chunk
+// each.
+template <class F>
+__device__ __forceinline__ void load_stage(const DenseParams& p, std::uint8_t* slot, int t, int m0,
+                                           int n_tile, int tid) {
+  using S = LargeBatchShape;
+  using L = LargeBatchLayout<F>;
+  const int chunk = tid % 8;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const int row = tid / 8 + 16 * i;
+    const bool valid = m0 + row < p.m;
+    const auto* source = static_cast<const std::uint16_t*>(p.a) +
+                         static_cast<std::int64_t>(valid ? m0 + row : 0) * p.k + t * S::kTileK +
+                         chunk * 8;
+    ptx::cp_async_16_zfill(slot + row * 128 + ((chunk ^ (row % 8)) * 16), source, valid);
+  }
+  // Band b of the stage is packed row-band 4t + b; its 4 tiles of this block's 256 columns are
+  // 2048 contiguous bytes (layout/packed_format.h).
+  const auto* codes = reinterpret_cast<const std::uint8_t*>(p.b);
+  const std::int64_t band_bytes = static_cast<std::int64_t>(p.n) * 2 * F::kBits;
+#pragma unroll
+  for (int band = 0; band < 4; ++band) {
+    ptx::cp_async_16(slot + L::kCodeOffset + (band * 128 + tid) * 16,
+                     codes + (4LL * t + band) * band_bytes +
+                         static_cast<std::int64_t>(n_tile) * S::kTileN * 2 * F::kBits + tid * 16);
+  }
+  const int rows = max(1, S::kTileK >> p.group_shift);
+  if (tid < rows * 32) {
+    const int first_row = (t * S::kTileK) >> p.group_shift;
+    const int row = tid / 32;
+    ptx::cp_async_16(slot + L::kScaleOffset + row * 512 + (tid % 32) * 16,
+                     static_cast<const std::uint16_t*>(p.scales) +
+                         static_cast<std::int64_t>(first_row + row) * p.n +
+                         n_tile * S::kTileN + (tid % 32) * 8);
+  }
+}
+
+// Dequantizes stage t's codes (input slot) into a weight slot: producer warp w takes the 64
+// columns 64w .. 64w + 63 of all four 16-row bands.
+template <class F>
+__device__ __forceinline__ void dequantize_stage(const DenseParams& p, const std::uint8_t* slot,
+                                                 std::uint8_t* weights, int t, int tid) {
+  using S = LargeBatchShape;
+  using L = LargeBatchLayout<F>;
+  using E = dense::ElementOf<F::kActivation>;
+  const int warp = tid / 32;
+  const int lane = tid % 32;
+  const int c = lane / 4;  // column 8j + c of each column group j
+  const int r = lane % 4;  // k pairs 2r, 2r + 1 and 2r + 8, 2r + 9 of each band
+  const int first_group = (t * S::kTileK) >> p.group_shift;
+#pragma unroll
+  for (int band = 0; band < 4; ++band) {
+    const int scale_row = ((t * S::kTileK + 16 * band) >> p.group_shift) - first_group;
+    const uint4 scale_bits = *reinterpret_cast<const uint4*>(
+        slot + L::kScaleOffset + scale_row * 512 + warp * 128 + c * 16);
+    const auto* scales = reinterpret_cast<const typename E::Scalar*>(&scale_bits);
+    const uint4 chunk = *reinterpret_cast<const uint4*>(slot + L::kCodeOffset +
+                                                        ((band * 4 + warp) * 32 + lane) * 16);
+    const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
+    // (row n = 64w + 8j + c, so n % 8 = c)
+    std::uint8_t* const low_k = weights + ((2 * band) ^ c) * 16 + 4 * r;
+    std::uint8_t* const high_k = weights + ((2 * band + 1) ^ c) * 16 + 4 * r;
+#pragma unroll
+    for (int w = 0; w < 4; ++w) {
+      ptx::FragmentB group[2];
+      ptx::dequant_int4_word<E>(words[w], ptx::symmetric_zero_terms<E>(),
+                                ptx::symmetric_zero_terms<E>(), group[0], group[1]);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int j = 2 * w + h;
+        ptx::scale_fragment<E>(group[h], scales[j]);
+        const int row_bytes = (64 * warp + 8 * j + c) * 128;
+        *reinterpret_cast<std::uint32_t*>(low_k + row_bytes) = group[h].reg[0];
+        *reinterpret_cast<std::uint32_t*>(high_k + row_bytes) = group[h].reg[1];
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
+template <class F>
+__global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
+    large_batch_kernel(const DenseParams p) {
+  static_assert(F::kBits == 4 && !F::kHasZeros, "written for symmetric INT4 so far");
+#if MARLIN_WGMMA_AVAILABLE
+  using S = LargeBatchShape;
+  using L = LargeBatchLayout<F>;
+  using E = dense::ElementOf<F::kActivation>;
+  extern __shared__ __align__(128) std::uint8_t raw_shared[];
+  std::uint8_t* const shared =
+      raw_shared + ((1024 - ptx::shared_address(raw_shared) % 1024) % 1024);
+  auto* const ready = reinterpret_cast<std::uint64_t*>(shared + L::kBarrierOffset);
+  std::uint64_t* const consumed = ready + S::kWeightStages;
+  // Consecutive blocks take the m tiles of one n tile: they read the same weights, from L2.
+  const int m_tiles = (p.m + S::kRows - 1) / S::kRows;
+  const int m0 = (blockIdx.x % m_tiles) * S::kRows;
+  const int n_tile = blockIdx.x / m_tiles;
+  const int k_steps = p.k / S::kTileK;
+  const int warpgroup = threadIdx.x / 128;
+
+  if (threadIdx.x == 0) {
+    // ready: every producer thread arrives; consumed: lane 0 of each of the 8 consumer warps.
+    for (int i = 0; i < S::kWeightStages; ++i) ptx::mbarrier_init(&ready[i], 128);
+    for (int i = 0; i < S::kInputStages; ++i) ptx::mbarrier_init(&consumed[i], 8);
+  }
+  __syncthreads();
+  // A, C (and, under a programmatic launch, everything) may be the previous kernel's output.
+  ptx::wait_for_previous_grid();
+  ptx::allow_next_grid_launch();
+
+  if (warpgroup == 0) {
+    const int tid = threadIdx.x;
+    const auto input_slot = [&](int t) {
+      return shared + (t % S::kInputStages) * L::kInputStageBytes;
+    };
+#pragma unroll
+    for (int t = 0; t < S::kInputStages - 1; ++t) {
+      if (t < k_steps) detail::load_stage<F>(p, input_slot(t), t, m0, n_tile, tid);
+      ptx::cp_async_commit_group();
+    }
+    for (int t = 0; t < k_steps; ++t) {
+      const int next = t + S::kInputStages - 1;
+      if (next < k_steps) {
+        // The slot of stage `next` last held stage t - 1: wait until its multiplies retired.
+        if (t >= 1) {
+          ptx::mbarrier_wait(&consumed[(t - 1) % S::kInputStages],
+                             ((t - 1) / S::kInputStages) & 1);
+        }
+        detail::load_stage<F>(p, input_slot(next), next, m0, n_tile, tid);
+      }
+      ptx::cp_async_commit_group();
+      ptx::cp_async_wait_group<S::kInputStages - 1>();  // this thread's copies of stage t are in
+      detail::producer_barrier();                       // and every producer thread's
+      // The weight slot of stage t last held stage t - 2.
+      if (t >= 2) {
+        ptx::mbarrier_wait(&consumed[(t - 2) % S::kInputStages], ((t - 2) / S::kInputStages) & 1);
+      }
+      detail::dequantize_stage<F>(
+          p, input_slot(t),
+          shared + L::kWeightOffset + (t % S::kWeightStages) * L::kWeightStageBytes, t, tid);
+      // The weights (st.shared) and A (cp.async) are read by wgmma through the async proxy.
+      ptx::fence_proxy_async_shared();
+      ptx::mbarrier_arrive(&ready[t % S::kWeightStages]);
+    }
+    return;
+  }
+
+  // Consumers: warpgroup 1 takes rows 0..63 of the tile, warpgroup 2 rows 64..127.
+  const int half = warpgroup - 1;
+  const int lane = threadIdx.x % 32;
+  ptx::FragmentC acc[32];
+#pragma unroll
+  for (int j = 0; j < 32; ++j) acc[j] = {{0.f, 0.f, 0.f, 0.f}};
+  for (int t = 0; t < k_steps; ++t) {
+    ptx::mbarrier_wait(&ready[t % S::kWeightStages], (t / S::kWeightStages) & 1);
+    const std::uint32_t a_tile =
+        ptx::shared_address(shared + (t % S::kInputStages) * L::kInputStageBytes) + half * 64 * 128;
+    const std::uint32_t w_tile = ptx::shared_address(
+        shared + L::kWeightOffset + (t % S::kWeightStages) * L::kWeightStageBytes);
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int step = 0; step < S::kTileK / 16; ++step) {
+      ptx::wgmma_m64n256k16_ss<E>(acc, ptx::k_major_swizzle128_descriptor(a_tile + 32 * step),
+                                  ptx::k_major_swizzle128_descriptor(w_tile + 32 * step));
+    }
+    ptx::wgmma_commit_group();
+    ptx::wgmma_wait_group<1>();  // stage t - 1's multiplies have retired
+    if (t >= 1) {
+      __syncwarp();
+      if (lane == 0) ptx::mbarrier_arrive(&consumed[(t - 1) % S::kInputStages]);
+    }
+  }
+  ptx::wgmma_wait_group<0>();
+
+  // Epilogue: warp q of the warpgroup holds rows 16q + lane / 4 (and + 8) of its 64, columns
+  // 8j + 2 (lane % 4), + 1 of fragment j (wgmma.cuh).
+  const int warp_in_group = (threadIdx.x / 32) % 4;
+  const int row = m0 + half * 64 + warp_in_group * 16 + lane / 4;
+  const int column0 = n_tile * S::kTileN + 2 * (lane % 4);
+#pragma unroll
+  for (int j = 0; j < 32; ++j) {
+    if (row < p.m) {
+      dense::store_output_pair<F>(p, row, column0 + 8 * j, acc[j].value[0], acc[j].value[1]);
+    }
+    if (row + 8 < p.m) {
+      dense::store_output_pair<F>(p, row + 8, column0 + 8 * j, acc[j].value[2], acc[j].value[3]);
+    }
+  }
+#else
+  __trap();
+#endif
+}
+
+}  // namespace marlin::kernels::large_batch
