@@ -198,18 +198,13 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
       if (t < k_steps) detail::load_stage<F>(p, input_slot(t), t, m0, n_tile, tid);
       ptx::cp_async_commit_group();
     }
+    // Order matters: a consumer reports stage t - 1 consumed only after it has issued stage t's
+    // multiplies (wgmma retires groups in order, and the wait for t - 1 comes after t is issued),
+    // so stage t must be ready before the producer waits for t - 1. (The first version refilled
+    // stage t - 1's slot first: both sides waited for each other on the first stage.)
     for (int t = 0; t < k_steps; ++t) {
-      const int next = t + S::kInputStages - 1;
-      if (next < k_steps) {
-        // The slot of stage `next` last held stage t - 1: wait until its multiplies retired.
-        if (t >= 1) {
-          ptx::mbarrier_wait(&consumed[(t - 1) % S::kInputStages],
-                             ((t - 1) / S::kInputStages) & 1);
-        }
-        detail::load_stage<F>(p, input_slot(next), next, m0, n_tile, tid);
-      }
-      ptx::cp_async_commit_group();
-      ptx::cp_async_wait_group<S::kInputStages - 1>();  // this thread's copies of stage t are in
+      // Stage t's copies: groups 0 .. t of the t + 3 committed so far.
+      ptx::cp_async_wait_group<S::kInputStages - 2>();  // this thread's are in
       detail::producer_barrier();                       // and every producer thread's
       // The weight slot of stage t last held stage t - 2.
       if (t >= 2) {
@@ -221,6 +216,16 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
       // The weights (st.shared) and A (cp.async) are read by wgmma through the async proxy.
       ptx::fence_proxy_async_shared();
       ptx::mbarrier_arrive(&ready[t % S::kWeightStages]);
+      // Refill: the slot of stage t + 3 last held stage t - 1.
+      const int next = t + S::kInputStages - 1;
+      if (next < k_steps) {
+        if (t >= 1) {
+          ptx::mbarrier_wait(&consumed[(t - 1) % S::kInputStages],
+                             ((t - 1) / S::kInputStages) & 1);
+        }
+        detail::load_stage<F>(p, input_slot(next), next, m0, n_tile, tid);
+      }
+      ptx::cp_async_commit_group();
     }
     return;
   }
