@@ -31,10 +31,12 @@
 #include "kernels/common/dequant.cuh"
 #include "kernels/common/grid_dependency.cuh"
 #include "kernels/common/mbarrier.cuh"
+#include "kernels/common/swizzle.h"
 #include "kernels/common/wgmma.cuh"
 #include "kernels/dense/dense_epilogue.cuh"
 #include "kernels/dense/dense_format.h"
 #include "kernels/dense/dense_params.h"
+#include "kernels/large_batch/weight_tile.h"
 
 namespace marlin::kernels::large_batch {
 
@@ -91,7 +93,7 @@ __device__ __forceinline__ void load_stage(const DenseParams& p, std::uint8_t* s
     const auto* source = static_cast<const std::uint16_t*>(p.a) +
                          static_cast<std::int64_t>(valid ? m0 + row : 0) * p.k + t * S::kTileK +
                          chunk * 8;
-    ptx::cp_async_16_zfill(slot + row * 128 + ((chunk ^ (row % 8)) * 16), source, valid);
+    ptx::cp_async_16_zfill(slot + k_major_swizzle128_offset(row, chunk * 8), source, valid);
   }
   // Band b of the stage is packed row-band 4t + b; its 4 tiles of this block's 256 columns are
   // 2048 contiguous bytes (layout/packed_format.h).
@@ -122,10 +124,10 @@ __device__ __forceinline__ void dequantize_stage(const DenseParams& p, const std
   using S = LargeBatchShape;
   using L = LargeBatchLayout<F>;
   using E = dense::ElementOf<F::kActivation>;
-  const int warp = tid / 32;
-  const int lane = tid % 32;
-  const int c = lane / 4;  // column 8j + c of each column group j
-  const int r = lane % 4;  // k pairs 2r, 2r + 1 and 2r + 8, 2r + 9 of each band
+  // (unsigned: weight_pair_offset's row % 8 then folds to lane / 4)
+  const unsigned warp = static_cast<unsigned>(tid) / 32;
+  const unsigned lane = static_cast<unsigned>(tid) % 32;
+  const unsigned c = lane / 4;  // the lane's scales: columns 8j + c
   const int first_group = (t * S::kTileK) >> p.group_shift;
 #pragma unroll
   for (int band = 0; band < 4; ++band) {
@@ -136,9 +138,6 @@ __device__ __forceinline__ void dequantize_stage(const DenseParams& p, const std
     const uint4 chunk = *reinterpret_cast<const uint4*>(slot + L::kCodeOffset +
                                                         ((band * 4 + warp) * 32 + lane) * 16);
     const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
-    // (row n = 64w + 8j + c, so n % 8 = c)
-    std::uint8_t* const low_k = weights + ((2 * band) ^ c) * 16 + 4 * r;
-    std::uint8_t* const high_k = weights + ((2 * band + 1) ^ c) * 16 + 4 * r;
 #pragma unroll
     for (int w = 0; w < 4; ++w) {
       ptx::FragmentB group[2];
@@ -148,9 +147,11 @@ __device__ __forceinline__ void dequantize_stage(const DenseParams& p, const std
       for (int h = 0; h < 2; ++h) {
         const int j = 2 * w + h;
         ptx::scale_fragment<E>(group[h], scales[j]);
-        const int row_bytes = (64 * warp + 8 * j + c) * 128;
-        *reinterpret_cast<std::uint32_t*>(low_k + row_bytes) = group[h].reg[0];
-        *reinterpret_cast<std::uint32_t*>(high_k + row_bytes) = group[h].reg[1];
+#pragma unroll
+        for (int reg = 0; reg < 2; ++reg) {
+          const unsigned offset = weight_pair_offset(dequantized_pair(warp, lane, band, j, reg));
+          *reinterpret_cast<std::uint32_t*>(weights + offset) = group[h].reg[reg];
+        }
       }
     }
   }
