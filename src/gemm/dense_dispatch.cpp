@@ -158,8 +158,8 @@ const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma) {
 
 bool choose_large_batch(int m, int n, DType activation, QuantScheme scheme, bool wgmma,
                         int sm_count, std::optional<bool> forced) {
-  const bool runs = wgmma && activation == DType::kFloat16 &&
-                    scheme == QuantScheme::kSymmetricInt4 &&
+  const bool runs = wgmma &&
+                    kernels::large_batch::find_large_batch_kernel(activation, scheme) != nullptr &&
                     n % kernels::large_batch::kLargeBatchTileN == 0;
   if (!runs || forced == false) return false;
   if (forced == true) return true;

@@ -181,7 +181,7 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   if (gemm_detail::choose_large_batch(args.m, w.n, args.activation_dtype, w.scheme, wgmma,
                                       sm_count, gemm_detail::large_batch_override())) {
     const kernels::large_batch::LargeBatchKernelEntry& large =
-        kernels::large_batch::large_batch_fp16_int4();
+        *kernels::large_batch::find_large_batch_kernel(args.activation_dtype, w.scheme);
     if (shared_limit >= large.shared_bytes && large.fits(device)) {
       large.launch(params, programmatic, stream);
       return;

@@ -60,8 +60,10 @@ struct LargeBatchLayout {
   static constexpr int kCodeBytes = S::kTileK * S::kTileN * F::kBits / 8;
   static constexpr int kScaleOffset = kCodeOffset + kCodeBytes;
   static constexpr int kScaleBytes = S::kMaxScaleRows * S::kTileN * 2;
+  static constexpr int kZeroOffset = kScaleOffset + kScaleBytes;
+  static constexpr int kZeroBytes = F::kHasZeros ? S::kMaxScaleRows * S::kTileN : 0;
   // (every ring slot starts 1024-byte aligned: the swizzled tiles' atoms are 1024 bytes)
-  static constexpr int kInputStageBytes = (kScaleOffset + kScaleBytes + 1023) / 1024 * 1024;
+  static constexpr int kInputStageBytes = (kZeroOffset + kZeroBytes + 1023) / 1024 * 1024;
   static constexpr int kWeightOffset = S::kInputStages * kInputStageBytes;
   static constexpr int kWeightStageBytes = S::kTileN * S::kTileK * 2;
   static constexpr int kBarrierOffset = kWeightOffset + S::kWeightStages * kWeightStageBytes;
@@ -105,14 +107,25 @@ __device__ __forceinline__ void load_stage(const DenseParams& p, std::uint8_t* s
                      codes + (4LL * t + band) * band_bytes +
                          static_cast<std::int64_t>(n_tile) * S::kTileN * 2 * F::kBits + tid * 16);
   }
+  // Scale rows (16-bit) and zero-point rows (bytes) of the groups the stage touches: 32 and 16
+  // chunks a row.
   const int rows = max(1, S::kTileK >> p.group_shift);
+  const int first_row = (t * S::kTileK) >> p.group_shift;
   if (tid < rows * 32) {
-    const int first_row = (t * S::kTileK) >> p.group_shift;
     const int row = tid / 32;
     ptx::cp_async_16(slot + L::kScaleOffset + row * 512 + (tid % 32) * 16,
                      static_cast<const std::uint16_t*>(p.scales) +
                          static_cast<std::int64_t>(first_row + row) * p.n +
                          n_tile * S::kTileN + (tid % 32) * 8);
+  }
+  if constexpr (F::kHasZeros) {
+    if (tid >= 64 && tid < 64 + rows * 16) {
+      const int row = (tid - 64) / 16;
+      const int chunk = (tid - 64) % 16;
+      ptx::cp_async_16(slot + L::kZeroOffset + row * 256 + chunk * 16,
+                       p.zeros + static_cast<std::int64_t>(first_row + row) * p.n +
+                           n_tile * S::kTileN + chunk * 16);
+    }
   }
 }
 
@@ -135,14 +148,25 @@ __device__ __forceinline__ void dequantize_stage(const DenseParams& p, const std
     const uint4 scale_bits = *reinterpret_cast<const uint4*>(
         slot + L::kScaleOffset + scale_row * 512 + warp * 128 + c * 16);
     const auto* scales = reinterpret_cast<const typename E::Scalar*>(&scale_bits);
+    // The zero terms of the lane's 8 columns (stored transposed like the scales: 8 bytes).
+    ptx::ZeroTerms zero[8];
+#pragma unroll
+    for (int j = 0; j < 8; ++j) zero[j] = ptx::symmetric_zero_terms<E>();
+    if constexpr (F::kHasZeros) {
+      const uint2 zero_bytes = *reinterpret_cast<const uint2*>(
+          slot + L::kZeroOffset + scale_row * 256 + warp * 64 + c * 8);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        zero[j] = ptx::zero_terms<E>(j < 4 ? zero_bytes.x : zero_bytes.y, j % 4);
+      }
+    }
     const uint4 chunk = *reinterpret_cast<const uint4*>(slot + L::kCodeOffset +
                                                         ((band * 4 + warp) * 32 + lane) * 16);
     const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
 #pragma unroll
     for (int w = 0; w < 4; ++w) {
       ptx::FragmentB group[2];
-      ptx::dequant_int4_word<E>(words[w], ptx::symmetric_zero_terms<E>(),
-                                ptx::symmetric_zero_terms<E>(), group[0], group[1]);
+      ptx::dequant_int4_word<E>(words[w], zero[2 * w], zero[2 * w + 1], group[0], group[1]);
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const int j = 2 * w + h;
@@ -162,7 +186,7 @@ __device__ __forceinline__ void dequantize_stage(const DenseParams& p, const std
 template <class F>
 __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
     large_batch_kernel(const DenseParams p) {
-  static_assert(F::kBits == 4 && !F::kHasZeros, "written for symmetric INT4 so far");
+  static_assert(F::kBits == 4, "written for INT4 so far");
 #if MARLIN_WGMMA_AVAILABLE
   using S = LargeBatchShape;
   using L = LargeBatchLayout<F>;

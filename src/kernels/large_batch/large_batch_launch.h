@@ -1,10 +1,13 @@
-// Host-side entry of the large-batch kernel (large_batch_kernel.cuh): sm_90a only, one block per
-// 128 x 256 output tile. Weight formats so far: fp16 activations x symmetric INT4.
+// Host-side entries of the large-batch kernel (large_batch_kernel.cuh): sm_90a only, one block per
+// 128 x 256 output tile. Weight formats so far: fp16 and bf16 activations x INT4, with or without
+// zero points.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
 #include "kernels/dense/dense_params.h"
+#include "marlin/dtype.h"
+#include "marlin/quant.h"
 
 namespace marlin::kernels::large_batch {
 
@@ -13,8 +16,8 @@ constexpr int kLargeBatchTileN = 256;
 constexpr int kLargeBatchTileK = 64;
 
 struct LargeBatchKernelEntry {
-  // Launches ceil(m / 128) x (n / 256) blocks; reads params.a, b, scales, bias, c, m, n, k,
-  // group_shift and accumulate (n a multiple of 256, k of 64; checked by the caller).
+  // Launches ceil(m / 128) x (n / 256) blocks; reads params.a, b, scales, zeros, bias, c, m, n,
+  // k, group_shift and accumulate (n a multiple of 256, k of 64; checked by the caller).
   void (*launch)(const dense::DenseParams& params, bool programmatic, cudaStream_t stream);
   // Makes the kernel's shared-memory opt-in on the current device (once per device) and says
   // whether one block fits on an SM.
@@ -22,6 +25,7 @@ struct LargeBatchKernelEntry {
   int shared_bytes;
 };
 
-const LargeBatchKernelEntry& large_batch_fp16_int4();
+// The kernel for these activations and weights, or null where there is none (INT8).
+const LargeBatchKernelEntry* find_large_batch_kernel(DType activation, QuantScheme scheme);
 
 }  // namespace marlin::kernels::large_batch
