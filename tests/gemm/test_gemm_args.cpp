@@ -326,15 +326,14 @@ TEST(GemmArgs, LargeBatchesThatFillTheSmsTakeTheLargeBatchKernel) {
   EXPECT_FALSE(gemm_detail::choose_large_batch(128, 57344, fp16, sym4, true, 132, std::nullopt));
   EXPECT_FALSE(gemm_detail::choose_large_batch(1000, 4096, fp16, sym4, true, 132, std::nullopt));
   EXPECT_TRUE(gemm_detail::choose_large_batch(1025, 4096, fp16, sym4, true, 132, std::nullopt));
-  // fp16 and bf16 x INT4 with or without zero points.
-  EXPECT_TRUE(gemm_detail::choose_large_batch(256, 57344, DType::kBFloat16,
-                                              QuantScheme::kAsymmetricInt4, true, 132,
-                                              std::nullopt));
-  // Only sm_90a, INT4, n a multiple of 256, even when forced on.
+  // Every format of the dense kernel: fp16 and bf16 x INT4 (with or without zero points), INT8.
+  for (const QuantScheme scheme : {QuantScheme::kAsymmetricInt4, QuantScheme::kSymmetricInt8}) {
+    EXPECT_TRUE(gemm_detail::choose_large_batch(256, 57344, DType::kBFloat16, scheme, true, 132,
+                                                std::nullopt));
+  }
+  // Only sm_90a and n a multiple of 256, even when forced on.
   for (const std::optional<bool> forced : {std::optional<bool>(), std::optional<bool>(true)}) {
     EXPECT_FALSE(gemm_detail::choose_large_batch(4096, 57344, fp16, sym4, false, 132, forced));
-    EXPECT_FALSE(gemm_detail::choose_large_batch(4096, 57344, fp16, QuantScheme::kSymmetricInt8,
-                                                 true, 132, forced));
     EXPECT_FALSE(gemm_detail::choose_large_batch(4096, 8256, fp16, sym4, true, 132, forced));
   }
   // Forced: on takes every m it can run, off none.

@@ -303,8 +303,8 @@ TEST(GemmGenerality, BiasAndAccumulateWhereBlocksOwnWholeSlices) {
   }
 }
 
-// Hopper's large-batch kernel (INT4, m > 128, at least as many 128 x 256 tiles as SMs) in every
-// format it has: fp16 and bf16, zero points, groups of 32 (two scale rows a stage), bias,
+// Hopper's large-batch kernel (m > 128, at least as many 128 x 256 tiles as SMs) in every format
+// it has: fp16 and bf16, zero points, INT8, groups of 32 (two scale rows a stage), bias,
 // accumulate and act-order (A gathered before it). m = 1024, n = 8192: 8 x 32 tiles.
 TEST(GemmGenerality, LargeBatchKernelWithBiasAccumulateAndActOrder) {
   MARLIN_REQUIRE_GPU();
@@ -312,7 +312,9 @@ TEST(GemmGenerality, LargeBatchKernelWithBiasAccumulateAndActOrder) {
                         {DType::kFloat16, QuantScheme::kSymmetricInt4, 128, true, true},
                         {DType::kBFloat16, QuantScheme::kSymmetricInt4, kPerChannel, false, true},
                         {DType::kFloat16, QuantScheme::kAsymmetricInt4, 32, true, true},
-                        {DType::kBFloat16, QuantScheme::kAsymmetricInt4, 64, false, true}};
+                        {DType::kBFloat16, QuantScheme::kAsymmetricInt4, 64, false, true},
+                        {DType::kFloat16, QuantScheme::kSymmetricInt8, 128, true, true},
+                        {DType::kBFloat16, QuantScheme::kSymmetricInt8, kPerChannel, false, false}};
   for (const Kind& kind : kinds) {
     const QuantizedLayer layer(shaped(kind, 512, 8192), ReferenceOn::kGpu, 4100u);
     const Workspace workspace(1024, 8192, act_order_k(layer.spec()));

@@ -1,6 +1,6 @@
 // The large-batch kernel's weight tile (src/kernels/large_batch/weight_tile.h) on the CPU: its
 // producer lanes cover a stage's 64 x 256 weights exactly once, each lane stores the k pairs the
-// packed format gave it, the tile is wgmma's 128-byte-swizzled K-major layout, and no store
+// packed formats (INT4 and INT8) gave it, the tile is wgmma's 128-byte-swizzled K-major layout, and no store
 // instruction has a bank conflict.
 #include <gtest/gtest.h>
 
@@ -53,11 +53,16 @@ TEST(LargeBatchTile, ProducerLanesCoverTheStageOnceWithThePackedFormatsPairs) {
             EXPECT_EQ(pair.k / 16, band);
             EXPECT_EQ(pair.n / 64, warp);
             for (unsigned odd = 0; odd < 2; ++odd) {
-              const layout::NibbleSlot slot =
-                  layout::int4_slot_in_tile(static_cast<int>(pair.k % 16 + odd),
-                                            static_cast<int>(pair.n % 64));
+              const int row = static_cast<int>(pair.k % 16 + odd);
+              const int col = static_cast<int>(pair.n % 64);
+              const layout::NibbleSlot slot = layout::int4_slot_in_tile(row, col);
               EXPECT_EQ(slot.word, static_cast<int>(4 * lane + j / 2));
               EXPECT_EQ(slot.nibble, static_cast<int>((j % 2) * 2 + reg + 4 * odd));
+              // INT8: word j % 4 of the lane's 16 bytes of half j / 4, byte 2 reg + odd: what
+              // dequant_int8_word turns into register `reg`.
+              const layout::ByteSlot byte = layout::int8_slot_in_tile(row, col);
+              EXPECT_EQ(byte.word, static_cast<int>((j / 4) * 128 + 4 * lane + j % 4));
+              EXPECT_EQ(byte.byte, static_cast<int>(2 * reg + odd));
             }
           }
         }

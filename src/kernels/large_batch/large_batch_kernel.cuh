@@ -98,14 +98,20 @@ __device__ __forceinline__ void load_stage(const DenseParams& p, std::uint8_t* s
     ptx::cp_async_16_zfill(slot + k_major_swizzle128_offset(row, chunk * 8), source, valid);
   }
   // Band b of the stage is packed row-band 4t + b; its 4 tiles of this block's 256 columns are
-  // 2048 contiguous bytes (layout/packed_format.h).
+  // contiguous: 2048 bytes (INT4) or 4096 (INT8) (layout/packed_format.h).
   const auto* codes = reinterpret_cast<const std::uint8_t*>(p.b);
   const std::int64_t band_bytes = static_cast<std::int64_t>(p.n) * 2 * F::kBits;
+  constexpr int kBandChunks = 128 * F::kChunksPerLane;
 #pragma unroll
   for (int band = 0; band < 4; ++band) {
-    ptx::cp_async_16(slot + L::kCodeOffset + (band * 128 + tid) * 16,
-                     codes + (4LL * t + band) * band_bytes +
-                         static_cast<std::int64_t>(n_tile) * S::kTileN * 2 * F::kBits + tid * 16);
+#pragma unroll
+    for (int i = 0; i < F::kChunksPerLane; ++i) {
+      const int chunk_in_band = i * 128 + tid;
+      ptx::cp_async_16(slot + L::kCodeOffset + (band * kBandChunks + chunk_in_band) * 16,
+                       codes + (4LL * t + band) * band_bytes +
+                           static_cast<std::int64_t>(n_tile) * S::kTileN * 2 * F::kBits +
+                           chunk_in_band * 16);
+    }
   }
   // Scale rows (16-bit) and zero-point rows (bytes) of the groups the stage touches: 32 and 16
   // chunks a row.
@@ -148,33 +154,52 @@ __device__ __forceinline__ void dequantize_stage(const DenseParams& p, const std
     const uint4 scale_bits = *reinterpret_cast<const uint4*>(
         slot + L::kScaleOffset + scale_row * 512 + warp * 128 + c * 16);
     const auto* scales = reinterpret_cast<const typename E::Scalar*>(&scale_bits);
-    // The zero terms of the lane's 8 columns (stored transposed like the scales: 8 bytes).
-    ptx::ZeroTerms zero[8];
+    // The lane's 16 bytes of tile (band, warp); INT8: of each 512-byte half of it.
+    const std::uint8_t* const tile =
+        slot + L::kCodeOffset + (band * 4 + warp) * 512 * F::kChunksPerLane;
+    // Scales column group j's B fragment, stores it as two k pairs of W^T.
+    const auto store = [&](int j, ptx::FragmentB& group) {
+      ptx::scale_fragment<E>(group, scales[j]);
 #pragma unroll
-    for (int j = 0; j < 8; ++j) zero[j] = ptx::symmetric_zero_terms<E>();
-    if constexpr (F::kHasZeros) {
-      const uint2 zero_bytes = *reinterpret_cast<const uint2*>(
-          slot + L::kZeroOffset + scale_row * 256 + warp * 64 + c * 8);
-#pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        zero[j] = ptx::zero_terms<E>(j < 4 ? zero_bytes.x : zero_bytes.y, j % 4);
+      for (int reg = 0; reg < 2; ++reg) {
+        const unsigned offset = weight_pair_offset(dequantized_pair(warp, lane, band, j, reg));
+        *reinterpret_cast<std::uint32_t*>(weights + offset) = group.reg[reg];
       }
-    }
-    const uint4 chunk = *reinterpret_cast<const uint4*>(slot + L::kCodeOffset +
-                                                        ((band * 4 + warp) * 32 + lane) * 16);
-    const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
+    };
+    if constexpr (F::kBits == 4) {
+      // The zero terms of the lane's 8 columns (stored transposed like the scales: 8 bytes).
+      ptx::ZeroTerms zero[8];
 #pragma unroll
-    for (int w = 0; w < 4; ++w) {
-      ptx::FragmentB group[2];
-      ptx::dequant_int4_word<E>(words[w], zero[2 * w], zero[2 * w + 1], group[0], group[1]);
+      for (int j = 0; j < 8; ++j) zero[j] = ptx::symmetric_zero_terms<E>();
+      if constexpr (F::kHasZeros) {
+        const uint2 zero_bytes = *reinterpret_cast<const uint2*>(
+            slot + L::kZeroOffset + scale_row * 256 + warp * 64 + c * 8);
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          zero[j] = ptx::zero_terms<E>(j < 4 ? zero_bytes.x : zero_bytes.y, j % 4);
+        }
+      }
+      // Word w holds column groups 2w and 2w + 1.
+      const uint4 chunk = *reinterpret_cast<const uint4*>(tile + lane * 16);
+      const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
+#pragma unroll
+      for (int w = 0; w < 4; ++w) {
+        ptx::FragmentB group[2];
+        ptx::dequant_int4_word<E>(words[w], zero[2 * w], zero[2 * w + 1], group[0], group[1]);
+        store(2 * w, group[0]);
+        store(2 * w + 1, group[1]);
+      }
+    } else {
+      // Word w of half h holds column group 4h + w.
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        const int j = 2 * w + h;
-        ptx::scale_fragment<E>(group[h], scales[j]);
+        const uint4 chunk = *reinterpret_cast<const uint4*>(tile + h * 512 + lane * 16);
+        const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
 #pragma unroll
-        for (int reg = 0; reg < 2; ++reg) {
-          const unsigned offset = weight_pair_offset(dequantized_pair(warp, lane, band, j, reg));
-          *reinterpret_cast<std::uint32_t*>(weights + offset) = group[h].reg[reg];
+        for (int w = 0; w < 4; ++w) {
+          ptx::FragmentB group;
+          ptx::dequant_int8_word<E>(words[w], group);
+          store(4 * h + w, group);
         }
       }
     }
@@ -186,7 +211,6 @@ __device__ __forceinline__ void dequantize_stage(const DenseParams& p, const std
 template <class F>
 __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
     large_batch_kernel(const DenseParams p) {
-  static_assert(F::kBits == 4, "written for INT4 so far");
 #if MARLIN_WGMMA_AVAILABLE
   using S = LargeBatchShape;
   using L = LargeBatchLayout<F>;

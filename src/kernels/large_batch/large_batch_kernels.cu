@@ -1,5 +1,5 @@
 // The large-batch kernel's instances: fp16 and bf16 activations x INT4 with and without zero
-// points. (One translation unit: each instance compiles in a few seconds.)
+// points, and INT8. (One translation unit: each instance compiles in a few seconds.)
 #include <atomic>
 
 #include "core/cuda_check.h"
@@ -64,7 +64,8 @@ const LargeBatchKernelEntry* find_large_batch_kernel(DType activation, QuantSche
       return fp16 ? entry<Activation::kFp16, QuantScheme::kAsymmetricInt4>()
                   : entry<Activation::kBf16, QuantScheme::kAsymmetricInt4>();
     case QuantScheme::kSymmetricInt8:
-      return nullptr;
+      return fp16 ? entry<Activation::kFp16, QuantScheme::kSymmetricInt8>()
+                  : entry<Activation::kBf16, QuantScheme::kSymmetricInt8>();
   }
   return nullptr;
 }

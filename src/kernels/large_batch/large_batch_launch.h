@@ -1,6 +1,6 @@
 // Host-side entries of the large-batch kernel (large_batch_kernel.cuh): sm_90a only, one block per
-// 128 x 256 output tile. Weight formats so far: fp16 and bf16 activations x INT4, with or without
-// zero points.
+// 128 x 256 output tile. Weight formats: fp16 and bf16 activations x INT4 (with or without zero
+// points) and INT8, as the dense kernel.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -25,7 +25,7 @@ struct LargeBatchKernelEntry {
   int shared_bytes;
 };
 
-// The kernel for these activations and weights, or null where there is none (INT8).
+// The kernel for these activations and weights, or null where there is none.
 const LargeBatchKernelEntry* find_large_batch_kernel(DType activation, QuantScheme scheme);
 
 }  // namespace marlin::kernels::large_batch
