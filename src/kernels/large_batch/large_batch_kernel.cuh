@@ -3,9 +3,10 @@
 //
 // Here the dequantization and the multiplies run in different warps, on different data:
 //
-//   warpgroup 0 (producer)      copies A, the packed codes and the scales of stage t + 3 into the
-//                               input ring (cp.async), dequantizes stage t's codes into the weight
-//                               ring as fp16/bf16, and signals "ready[t]"
+//   warpgroup 0 (producer)      waits for stage t's inputs ("full[t]"), dequantizes its codes into
+//                               the weight ring as fp16/bf16, signals "ready[t]"; one of its
+//                               threads then refills stage t - 1's input slot with stage t + 3
+//                               (bulk copies: A's box through a tensor map, the codes, scale rows)
 //   warpgroups 1, 2 (consumers) wait for ready[t], multiply their 64 rows of A by the 256 weight
 //                               columns straight from shared memory (wgmma, both operands K-major),
 //                               and signal "consumed[t - 1]" once stage t - 1's multiplies retired
@@ -15,7 +16,11 @@
 //
 //   shared memory:  input ring  4 x [A 128 x 64 | codes 64 x 256 | scale rows]    (25 KB each)
 //                   weight ring 2 x [W^T 256 x 64, 128-byte swizzle, K-major]     (32 KB each)
-//                   barriers    ready[2], consumed[4]
+//                   barriers    ready[2], consumed[4], full[4]
+//
+// The copies are bulk copies, not cp.async: the producer's fence before ready[t] (its shared-memory
+// stores must reach wgmma's async proxy) would wait for the cp.async it had in flight
+// (kernels/common/bulk_copy.cuh).
 //
 // The weights are stored as wgmma's B operand K-major, i.e. W^T: row n holds the 64 k of column n,
 // 16-byte chunk c of row n at chunk c ^ (n % 8). A producer lane dequantizes, as in the dense
@@ -27,7 +32,7 @@
 
 #include <cstdint>
 
-#include "kernels/common/cp_async.cuh"
+#include "kernels/common/bulk_copy.cuh"
 #include "kernels/common/dequant.cuh"
 #include "kernels/common/grid_dependency.cuh"
 #include "kernels/common/mbarrier.cuh"
@@ -67,70 +72,49 @@ struct LargeBatchLayout {
   static constexpr int kWeightOffset = S::kInputStages * kInputStageBytes;
   static constexpr int kWeightStageBytes = S::kTileN * S::kTileK * 2;
   static constexpr int kBarrierOffset = kWeightOffset + S::kWeightStages * kWeightStageBytes;
-  static constexpr int kBarriers = S::kWeightStages + S::kInputStages;
+  static constexpr int kBarriers = S::kWeightStages + 2 * S::kInputStages;
   // + slack to align the dynamic shared memory base to 1024 bytes
   static constexpr int kSharedBytes = kBarrierOffset + kBarriers * 8 + 1024;
 };
 
 namespace detail {
 
-// Named barrier 1 over the producer warpgroup only (barrier 0 is __syncthreads).
-__device__ __forceinline__ void producer_barrier() {
-  asm volatile("bar.sync 1, 128;\n" ::: "memory");
-}
-
-// Issues the copies of stage t (A rows, the codes of four 16 x 256 bands, the scale rows) into
-// input slot `slot`. 128 producer threads: 8 A chunks, 4 code chunks and at most one scale chunk
-// each.
+// Issues the copies of stage t into input slot `slot` (one thread): A's 128 x 64 box (rows past m
+// read as zeros), the codes of four 16 x 256 bands, the scale (and zero-point) rows of the groups
+// the stage touches; they report their bytes to `full`.
 template <class F>
-__device__ __forceinline__ void load_stage(const DenseParams& p, std::uint8_t* slot, int t, int m0,
-                                           int n_tile, int tid) {
+__device__ __forceinline__ void load_stage(const DenseParams& p, const CUtensorMap& a_map,
+                                           std::uint8_t* slot, std::uint64_t* full, int t, int m0,
+                                           int n_tile) {
   using S = LargeBatchShape;
   using L = LargeBatchLayout<F>;
-  const int chunk = tid % 8;
-#pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    const int row = tid / 8 + 16 * i;
-    const bool valid = m0 + row < p.m;
-    const auto* source = static_cast<const std::uint16_t*>(p.a) +
-                         static_cast<std::int64_t>(valid ? m0 + row : 0) * p.k + t * S::kTileK +
-                         chunk * 8;
-    ptx::cp_async_16_zfill(slot + k_major_swizzle128_offset(row, chunk * 8), source, valid);
-  }
-  // Band b of the stage is packed row-band 4t + b; its 4 tiles of this block's 256 columns are
-  // contiguous: 2048 bytes (INT4) or 4096 (INT8) (layout/packed_format.h).
-  const auto* codes = reinterpret_cast<const std::uint8_t*>(p.b);
-  const std::int64_t band_bytes = static_cast<std::int64_t>(p.n) * 2 * F::kBits;
-  constexpr int kBandChunks = 128 * F::kChunksPerLane;
-#pragma unroll
-  for (int band = 0; band < 4; ++band) {
-#pragma unroll
-    for (int i = 0; i < F::kChunksPerLane; ++i) {
-      const int chunk_in_band = i * 128 + tid;
-      ptx::cp_async_16(slot + L::kCodeOffset + (band * kBandChunks + chunk_in_band) * 16,
-                       codes + (4LL * t + band) * band_bytes +
-                           static_cast<std::int64_t>(n_tile) * S::kTileN * 2 * F::kBits +
-                           chunk_in_band * 16);
-    }
-  }
-  // Scale rows (16-bit) and zero-point rows (bytes) of the groups the stage touches: 32 and 16
-  // chunks a row.
+  constexpr int kBandBytes = L::kCodeBytes / 4;
+  constexpr int kScaleRowBytes = S::kTileN * 2;
+  constexpr int kZeroRowBytes = F::kHasZeros ? S::kTileN : 0;
   const int rows = max(1, S::kTileK >> p.group_shift);
   const int first_row = (t * S::kTileK) >> p.group_shift;
-  if (tid < rows * 32) {
-    const int row = tid / 32;
-    ptx::cp_async_16(slot + L::kScaleOffset + row * 512 + (tid % 32) * 16,
-                     static_cast<const std::uint16_t*>(p.scales) +
-                         static_cast<std::int64_t>(first_row + row) * p.n +
-                         n_tile * S::kTileN + (tid % 32) * 8);
+  ptx::mbarrier_expect_bytes(full, L::kABytes + L::kCodeBytes +
+                                       rows * (kScaleRowBytes + kZeroRowBytes));
+  ptx::tensor_box_to_shared(slot, a_map, t * S::kTileK, m0, full);
+  // Band b of the stage is packed row-band 4t + b; its 4 tiles of this block's 256 columns are
+  // contiguous (layout/packed_format.h).
+  const auto* codes = reinterpret_cast<const std::uint8_t*>(p.b);
+  const std::int64_t band_stride = static_cast<std::int64_t>(p.n) * 2 * F::kBits;
+#pragma unroll
+  for (int band = 0; band < 4; ++band) {
+    ptx::bulk_copy_to_shared(slot + L::kCodeOffset + band * kBandBytes,
+                             codes + (4LL * t + band) * band_stride +
+                                 static_cast<std::int64_t>(n_tile) * kBandBytes,
+                             kBandBytes, full);
   }
-  if constexpr (F::kHasZeros) {
-    if (tid >= 64 && tid < 64 + rows * 16) {
-      const int row = (tid - 64) / 16;
-      const int chunk = (tid - 64) % 16;
-      ptx::cp_async_16(slot + L::kZeroOffset + row * 256 + chunk * 16,
-                       p.zeros + static_cast<std::int64_t>(first_row + row) * p.n +
-                           n_tile * S::kTileN + chunk * 16);
+  for (int row = 0; row < rows; ++row) {
+    const std::int64_t at = static_cast<std::int64_t>(first_row + row) * p.n + n_tile * S::kTileN;
+    ptx::bulk_copy_to_shared(slot + L::kScaleOffset + row * kScaleRowBytes,
+                             static_cast<const std::uint16_t*>(p.scales) + at, kScaleRowBytes,
+                             full);
+    if constexpr (F::kHasZeros) {
+      ptx::bulk_copy_to_shared(slot + L::kZeroOffset + row * kZeroRowBytes, p.zeros + at,
+                               kZeroRowBytes, full);
     }
   }
 }
@@ -210,7 +194,7 @@ __device__ __forceinline__ void dequantize_stage(const DenseParams& p, const std
 
 template <class F>
 __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
-    large_batch_kernel(const DenseParams p) {
+    large_batch_kernel(const DenseParams p, const __grid_constant__ CUtensorMap a_map) {
 #if MARLIN_WGMMA_AVAILABLE
   using S = LargeBatchShape;
   using L = LargeBatchLayout<F>;
@@ -220,41 +204,41 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
       raw_shared + ((1024 - ptx::shared_address(raw_shared) % 1024) % 1024);
   auto* const ready = reinterpret_cast<std::uint64_t*>(shared + L::kBarrierOffset);
   std::uint64_t* const consumed = ready + S::kWeightStages;
+  std::uint64_t* const full = consumed + S::kInputStages;
   // Consecutive blocks take the m tiles of one n tile: they read the same weights, from L2.
   const int m_tiles = (p.m + S::kRows - 1) / S::kRows;
   const int m0 = (blockIdx.x % m_tiles) * S::kRows;
   const int n_tile = blockIdx.x / m_tiles;
   const int k_steps = p.k / S::kTileK;
   const int warpgroup = threadIdx.x / 128;
+  // The producer thread that issues the copies.
+  const bool loader = threadIdx.x == 0;
+  const auto input_slot = [&](int t) {
+    return shared + (t % S::kInputStages) * L::kInputStageBytes;
+  };
 
   if (threadIdx.x == 0) {
-    // ready: every producer thread arrives; consumed: lane 0 of each of the 8 consumer warps.
+    // ready: every producer thread arrives; consumed: lane 0 of each of the 8 consumer warps;
+    // full: the loader's one arrival, plus the bytes of the stage's copies.
     for (int i = 0; i < S::kWeightStages; ++i) ptx::mbarrier_init(&ready[i], 128);
     for (int i = 0; i < S::kInputStages; ++i) ptx::mbarrier_init(&consumed[i], 8);
+    for (int i = 0; i < S::kInputStages; ++i) ptx::mbarrier_init(&full[i], 1);
+    ptx::fence_barrier_init();
   }
   __syncthreads();
   // A, C (and, under a programmatic launch, everything) may be the previous kernel's output.
   ptx::wait_for_previous_grid();
   ptx::allow_next_grid_launch();
+  if (loader) {
+    for (int t = 0; t < S::kInputStages && t < k_steps; ++t) {
+      detail::load_stage<F>(p, a_map, input_slot(t), &full[t], t, m0, n_tile);
+    }
+  }
 
   if (warpgroup == 0) {
     const int tid = threadIdx.x;
-    const auto input_slot = [&](int t) {
-      return shared + (t % S::kInputStages) * L::kInputStageBytes;
-    };
-#pragma unroll
-    for (int t = 0; t < S::kInputStages - 1; ++t) {
-      if (t < k_steps) detail::load_stage<F>(p, input_slot(t), t, m0, n_tile, tid);
-      ptx::cp_async_commit_group();
-    }
-    // Order matters: a consumer reports stage t - 1 consumed only after it has issued stage t's
-    // multiplies (wgmma retires groups in order, and the wait for t - 1 comes after t is issued),
-    // so stage t must be ready before the producer waits for t - 1. (The first version refilled
-    // stage t - 1's slot first: both sides waited for each other on the first stage.)
     for (int t = 0; t < k_steps; ++t) {
-      // Stage t's copies: groups 0 .. t of the t + 3 committed so far.
-      ptx::cp_async_wait_group<S::kInputStages - 2>();  // this thread's are in
-      detail::producer_barrier();                       // and every producer thread's
+      ptx::mbarrier_wait(&full[t % S::kInputStages], (t / S::kInputStages) & 1);
       // The weight slot of stage t last held stage t - 2.
       if (t >= 2) {
         ptx::mbarrier_wait(&consumed[(t - 2) % S::kInputStages], ((t - 2) / S::kInputStages) & 1);
@@ -262,19 +246,17 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
       detail::dequantize_stage<F>(
           p, input_slot(t),
           shared + L::kWeightOffset + (t % S::kWeightStages) * L::kWeightStageBytes, t, tid);
-      // The weights (st.shared) and A (cp.async) are read by wgmma through the async proxy.
+      // The weights (st.shared) are read by wgmma through the async proxy; the fence also orders
+      // this stage's reads of the input slot before the copy engine refills it.
       ptx::fence_proxy_async_shared();
       ptx::mbarrier_arrive(&ready[t % S::kWeightStages]);
-      // Refill: the slot of stage t + 3 last held stage t - 1.
+      // Stage t + 3 goes into stage t - 1's slot once both consumer warpgroups are done with it.
       const int next = t + S::kInputStages - 1;
-      if (next < k_steps) {
-        if (t >= 1) {
-          ptx::mbarrier_wait(&consumed[(t - 1) % S::kInputStages],
-                             ((t - 1) / S::kInputStages) & 1);
-        }
-        detail::load_stage<F>(p, input_slot(next), next, m0, n_tile, tid);
+      if (loader && t >= 1 && next < k_steps) {
+        ptx::mbarrier_wait(&consumed[(t - 1) % S::kInputStages], ((t - 1) / S::kInputStages) & 1);
+        detail::load_stage<F>(p, a_map, input_slot(next), &full[next % S::kInputStages], next, m0,
+                              n_tile);
       }
-      ptx::cp_async_commit_group();
     }
     return;
   }
@@ -287,8 +269,7 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
   for (int j = 0; j < 32; ++j) acc[j] = {{0.f, 0.f, 0.f, 0.f}};
   for (int t = 0; t < k_steps; ++t) {
     ptx::mbarrier_wait(&ready[t % S::kWeightStages], (t / S::kWeightStages) & 1);
-    const std::uint32_t a_tile =
-        ptx::shared_address(shared + (t % S::kInputStages) * L::kInputStageBytes) + half * 64 * 128;
+    const std::uint32_t a_tile = ptx::shared_address(input_slot(t)) + half * 64 * 128;
     const std::uint32_t w_tile = ptx::shared_address(
         shared + L::kWeightOffset + (t % S::kWeightStages) * L::kWeightStageBytes);
     ptx::wgmma_fence();

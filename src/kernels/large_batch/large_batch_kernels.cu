@@ -4,6 +4,7 @@
 
 #include "core/cuda_check.h"
 #include "kernels/common/launch.cuh"
+#include "kernels/common/tensor_map.h"
 #include "kernels/large_batch/large_batch_kernel.cuh"
 #include "kernels/large_batch/large_batch_launch.h"
 
@@ -18,9 +19,13 @@ static_assert(LargeBatchShape::kRows == kLargeBatchRows &&
 template <class F>
 void launch(const dense::DenseParams& params, bool programmatic, cudaStream_t stream) {
   const int m_tiles = (params.m + kLargeBatchRows - 1) / kLargeBatchRows;
+  // (A's map is made per call: A is a different buffer each time. It travels as a kernel
+  // parameter, so a captured graph keeps the one it was captured with.)
+  const CUtensorMap a_map =
+      k_major_swizzle128_map(params.a, params.m, params.k, LargeBatchShape::kRows);
   launch_kernel(large_batch_kernel<F>, dim3(m_tiles * (params.n / kLargeBatchTileN)),
                 dim3(LargeBatchShape::kThreads), LargeBatchLayout<F>::kSharedBytes, programmatic,
-                stream, params);
+                stream, params, a_map);
   CUDA_CHECK_LAUNCH("large_batch_kernel");
 }
 
