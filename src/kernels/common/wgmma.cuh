@@ -144,60 +144,48 @@ MARLIN_DEFINE_WGMMA(Bf16, "bf16")
 #undef MARLIN_WGMMA_N64_OPERANDS
 #undef MARLIN_WGMMA_N32_OPERANDS
 #undef MARLIN_WGMMA_INPUTS
-#undef MARLIN_WGMMA_D8
-#undef MARLIN_WGMMA_D
 
-// d[j] += A * B for one 64 x 256 x 16 step with both operands in shared memory (K-major, 128-byte
-// swizzle, k_major_swizzle128_descriptor): A the warpgroup's 64 rows, B 256 rows of N. A warp
-// holds 32 fragments (128 fp32 registers).
+// d[j] += A * B for one 64 x 128 x 16 step with both operands in shared memory (K-major, 128-byte
+// swizzle, k_major_swizzle128_descriptor): A the warpgroup's 64 rows, B 128 rows of N. A warp
+// holds 16 fragments (64 fp32 registers). (The 256-wide instruction would need 128 accumulator
+// registers in one instruction: more than a thread of a 512-thread block starts with.)
 template <class E>
-__device__ __forceinline__ void wgmma_m64n256k16_ss(FragmentC (&d)[32], std::uint64_t a_descriptor,
+__device__ __forceinline__ void wgmma_m64n128k16_ss(FragmentC (&d)[16], std::uint64_t a_descriptor,
                                                     std::uint64_t b_descriptor);
 
 #if MARLIN_WGMMA_AVAILABLE
-// D registers %0-%127, the descriptors %128 and %129, scale-d %130 (1: accumulate into D); scales
-// of A and B 1, neither transposed (both K-major).
-#define MARLIN_WGMMA_SS_N256_OPERANDS \
+// D registers %0-%63, the descriptors %64 and %65, scale-d %66 (1: accumulate into D); scales of
+// A and B 1, neither transposed (both K-major).
+#define MARLIN_WGMMA_SS_N128_OPERANDS \
   "{" \
   "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
   "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
   "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
-  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, " \
-  "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, " \
-  "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, " \
-  "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, " \
-  "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127" \
-  "}, %128, %129, accumulate, 1, 1, 0, 0;\n}\n"
-#define MARLIN_WGMMA_SS_D(j) \
-  "+f"(d[j].value[0]), "+f"(d[j].value[1]), "+f"(d[j].value[2]), "+f"(d[j].value[3])
-#define MARLIN_WGMMA_SS_D8(j)                                                                  \
-  MARLIN_WGMMA_SS_D(j), MARLIN_WGMMA_SS_D(j + 1), MARLIN_WGMMA_SS_D(j + 2),                   \
-      MARLIN_WGMMA_SS_D(j + 3), MARLIN_WGMMA_SS_D(j + 4), MARLIN_WGMMA_SS_D(j + 5),           \
-      MARLIN_WGMMA_SS_D(j + 6), MARLIN_WGMMA_SS_D(j + 7)
+  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63" \
+  "}, %64, %65, accumulate, 1, 1, 0, 0;\n}\n"
 #define MARLIN_DEFINE_WGMMA_SS(ElementTag, ptx_type)                                          \
   template <>                                                                                 \
-  __device__ __forceinline__ void wgmma_m64n256k16_ss<ElementTag>(                            \
-      FragmentC(&d)[32], std::uint64_t a_descriptor, std::uint64_t b_descriptor) {            \
-    asm volatile("{\n.reg .pred accumulate;\nsetp.ne.b32 accumulate, %130, 0;\n"              \
-                 "wgmma.mma_async.sync.aligned.m64n256k16.f32." ptx_type "." ptx_type " "     \
-                 MARLIN_WGMMA_SS_N256_OPERANDS                                                \
-                 : MARLIN_WGMMA_SS_D8(0), MARLIN_WGMMA_SS_D8(8), MARLIN_WGMMA_SS_D8(16),      \
-                   MARLIN_WGMMA_SS_D8(24)                                                     \
+  __device__ __forceinline__ void wgmma_m64n128k16_ss<ElementTag>(                            \
+      FragmentC(&d)[16], std::uint64_t a_descriptor, std::uint64_t b_descriptor) {            \
+    asm volatile("{\n.reg .pred accumulate;\nsetp.ne.b32 accumulate, %66, 0;\n"              \
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." ptx_type "." ptx_type " "     \
+                 MARLIN_WGMMA_SS_N128_OPERANDS                                                \
+                 : MARLIN_WGMMA_D8(0), MARLIN_WGMMA_D8(8)                                     \
                  : "l"(a_descriptor), "l"(b_descriptor), "n"(1));                             \
   }
 #else
 #define MARLIN_DEFINE_WGMMA_SS(ElementTag, ptx_type)                                          \
   template <>                                                                                 \
-  __device__ __forceinline__ void wgmma_m64n256k16_ss<ElementTag>(                            \
-      FragmentC(&)[32], std::uint64_t, std::uint64_t) {                                       \
+  __device__ __forceinline__ void wgmma_m64n128k16_ss<ElementTag>(                            \
+      FragmentC(&)[16], std::uint64_t, std::uint64_t) {                                       \
     __trap();                                                                                 \
   }
 #endif
 MARLIN_DEFINE_WGMMA_SS(Fp16, "f16")
 MARLIN_DEFINE_WGMMA_SS(Bf16, "bf16")
 #undef MARLIN_DEFINE_WGMMA_SS
-#undef MARLIN_WGMMA_SS_D8
-#undef MARLIN_WGMMA_SS_D
-#undef MARLIN_WGMMA_SS_N256_OPERANDS
+#undef MARLIN_WGMMA_SS_N128_OPERANDS
+#undef MARLIN_WGMMA_D8
+#undef MARLIN_WGMMA_D
 
 }  // namespace marlin::ptx

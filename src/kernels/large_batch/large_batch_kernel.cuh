@@ -3,24 +3,36 @@
 //
 // Here the dequantization and the multiplies run in different warps, on different data:
 //
-//   warpgroup 0 (producer)      waits for stage t's inputs ("full[t]"), dequantizes its codes into
-//                               the weight ring as fp16/bf16, signals "ready[t]"; one of its
-//                               threads then refills stage t - 1's input slot with stage t + 3
-//                               (bulk copies: A's box through a tensor map, the codes, scale rows)
-//   warpgroups 1, 2 (consumers) wait for ready[t], multiply their 64 rows of A by the 256 weight
+//   warpgroups 0, 1 (producers) wait for stage t's inputs ("full[t]"), dequantize its codes into
+//                               the weight ring as fp16/bf16 (one half of the 64 k each), signal
+//                               "ready[t]"; one producer thread then refills stage t - 1's input
+//                               slot with stage t + 3 (bulk copies: A's box through a tensor map,
+//                               the codes, the scale rows)
+//   warpgroups 2, 3 (consumers) wait for ready[t], multiply their 64 rows of A by the 256 weight
 //                               columns straight from shared memory (wgmma, both operands K-major),
 //                               and signal "consumed[t - 1]" once stage t - 1's multiplies retired
 //
 // Block tile: 128 rows of A x 256 columns of W, all of k (no split: used only where there are at
 // least as many tiles as SMs). A stage is 64 k: one 128-byte row of every operand tile.
 //
-//   shared memory:  input ring  4 x [A 128 x 64 | codes 64 x 256 | scale rows]    (25 KB each)
-//                   weight ring 2 x [W^T 256 x 64, 128-byte swizzle, K-major]     (32 KB each)
-//                   barriers    ready[2], consumed[4], full[4]
+//   shared memory:  input ring  4 x [A 128 x 64 | codes 64 x 256 | scale rows]    (25 KB each;
+//                                                                     INT8: 3 x 33 KB)
+//                   weight ring 3 x [W^T 256 x 64, 128-byte swizzle, K-major]     (32 KB each)
+//                   barriers    ready[3], consumed[4], full[4]
 //
-// The copies are bulk copies, not cp.async: the producer's fence before ready[t] (its shared-memory
-// stores must reach wgmma's async proxy) would wait for the cp.async it had in flight
-// (kernels/common/bulk_copy.cuh).
+// Why this shape (measured on an H200, docs/dense-kernel-notes.md v12):
+// - One producer warpgroup dequantized a stage in about twice the time the multiplies take: one
+//   warp per scheduler issues a dependent chain at ~0.3 instructions a cycle. Two producer
+//   warpgroups split the stage by bands.
+// - With two weight slots, the producer could start stage t only once the consumers had issued
+//   stage t - 1 and retired t - 2: the two sides took turns. A third slot lets the producer run
+//   two stages ahead.
+// - 512 threads leave 128 registers a thread; the producers hand 40 of theirs to the consumers
+//   (setmaxnreg), whose 128 accumulators need more. No single instruction may need more than the
+//   128 a thread starts with, so the multiplies are two 64 x 128 wgmma, not one 64 x 256.
+// - The copies are bulk copies, not cp.async: the producer's fence before ready[t] (its
+//   shared-memory stores must reach wgmma's async proxy) compiles to a MEMBAR that would also
+//   wait for the cp.async it had in flight (kernels/common/bulk_copy.cuh).
 //
 // The weights are stored as wgmma's B operand K-major, i.e. W^T: row n holds the 64 k of column n,
 // 16-byte chunk c of row n at chunk c ^ (n % 8). A producer lane dequantizes, as in the dense
@@ -37,6 +49,7 @@
 #include "kernels/common/grid_dependency.cuh"
 #include "kernels/common/mbarrier.cuh"
 #include "kernels/common/swizzle.h"
+#include "kernels/common/warpgroup_registers.cuh"
 #include "kernels/common/wgmma.cuh"
 #include "kernels/dense/dense_epilogue.cuh"
 #include "kernels/dense/dense_format.h"
@@ -51,15 +64,23 @@ struct LargeBatchShape {
   static constexpr int kRows = 128;   // rows of A per block: 64 per consumer warpgroup
   static constexpr int kTileN = 256;  // columns of W per block (wgmma N)
   static constexpr int kTileK = 64;   // k per stage
-  static constexpr int kInputStages = 4;
-  static constexpr int kWeightStages = 2;
-  static constexpr int kThreads = 384;  // 3 warpgroups
+  static constexpr int kWeightStages = 3;
+  static constexpr int kProducerThreads = 256;  // warpgroups 0, 1
+  static constexpr int kThreads = 512;          // + consumer warpgroups 2, 3
+  // Registers a thread: the launch gives every thread 128 (65536 / 512); the producers keep 88,
+  // the consumers take 168 (their 128 accumulators, the descriptors, the epilogue's addresses).
+  static constexpr int kProducerRegisters = 88;
+  static constexpr int kConsumerRegisters = 168;
   static constexpr int kMaxScaleRows = kTileK / 32;  // groups of at least 32 rows
 };
+static_assert((LargeBatchShape::kProducerRegisters + LargeBatchShape::kConsumerRegisters) * 256 <=
+              65536);
 
 template <class F>
 struct LargeBatchLayout {
   using S = LargeBatchShape;
+  // Input slots in flight: 4, but 3 for INT8, whose codes take twice the space.
+  static constexpr int kInputStages = F::kBits == 8 ? 3 : 4;
   static constexpr int kABytes = S::kRows * S::kTileK * 2;
   static constexpr int kCodeOffset = kABytes;
   static constexpr int kCodeBytes = S::kTileK * S::kTileN * F::kBits / 8;
@@ -69,10 +90,10 @@ struct LargeBatchLayout {
   static constexpr int kZeroBytes = F::kHasZeros ? S::kMaxScaleRows * S::kTileN : 0;
   // (every ring slot starts 1024-byte aligned: the swizzled tiles' atoms are 1024 bytes)
   static constexpr int kInputStageBytes = (kZeroOffset + kZeroBytes + 1023) / 1024 * 1024;
-  static constexpr int kWeightOffset = S::kInputStages * kInputStageBytes;
+  static constexpr int kWeightOffset = kInputStages * kInputStageBytes;
   static constexpr int kWeightStageBytes = S::kTileN * S::kTileK * 2;
   static constexpr int kBarrierOffset = kWeightOffset + S::kWeightStages * kWeightStageBytes;
-  static constexpr int kBarriers = S::kWeightStages + 2 * S::kInputStages;
+  static constexpr int kBarriers = S::kWeightStages + 2 * kInputStages;
   // + slack to align the dynamic shared memory base to 1024 bytes
   static constexpr int kSharedBytes = kBarrierOffset + kBarriers * 8 + 1024;
 };
@@ -120,7 +141,7 @@ __device__ __forceinline__ void load_stage(const DenseParams& p, const CUtensorM
 }
 
 // Dequantizes stage t's codes (input slot) into a weight slot: producer warp w takes the 64
-// columns 64w .. 64w + 63 of all four 16-row bands.
+// columns 64 (w % 4) .. 64 (w % 4) + 63 of the 16-row bands 2 (w / 4) and 2 (w / 4) + 1.
 template <class F>
 __device__ __forceinline__ void dequantize_stage(const DenseParams& p, const std::uint8_t* slot,
                                                  std::uint8_t* weights, int t, int tid) {
@@ -128,12 +149,13 @@ __device__ __forceinline__ void dequantize_stage(const DenseParams& p, const std
   using L = LargeBatchLayout<F>;
   using E = dense::ElementOf<F::kActivation>;
   // (unsigned: weight_pair_offset's row % 8 then folds to lane / 4)
-  const unsigned warp = static_cast<unsigned>(tid) / 32;
+  const unsigned warp = static_cast<unsigned>(tid) / 32 % 4;
   const unsigned lane = static_cast<unsigned>(tid) % 32;
   const unsigned c = lane / 4;  // the lane's scales: columns 8j + c
+  const int first_band = 2 * (tid / 128);
   const int first_group = (t * S::kTileK) >> p.group_shift;
 #pragma unroll
-  for (int band = 0; band < 4; ++band) {
+  for (int band = first_band; band < first_band + 2; ++band) {
     const int scale_row = ((t * S::kTileK + 16 * band) >> p.group_shift) - first_group;
     const uint4 scale_bits = *reinterpret_cast<const uint4*>(
         slot + L::kScaleOffset + scale_row * 512 + warp * 128 + c * 16);
@@ -204,7 +226,7 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
       raw_shared + ((1024 - ptx::shared_address(raw_shared) % 1024) % 1024);
   auto* const ready = reinterpret_cast<std::uint64_t*>(shared + L::kBarrierOffset);
   std::uint64_t* const consumed = ready + S::kWeightStages;
-  std::uint64_t* const full = consumed + S::kInputStages;
+  std::uint64_t* const full = consumed + L::kInputStages;
   // Consecutive blocks take the m tiles of one n tile: they read the same weights, from L2.
   const int m_tiles = (p.m + S::kRows - 1) / S::kRows;
   const int m0 = (blockIdx.x % m_tiles) * S::kRows;
@@ -213,16 +235,18 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
   const int warpgroup = threadIdx.x / 128;
   // The producer thread that issues the copies.
   const bool loader = threadIdx.x == 0;
-  const auto input_slot = [&](int t) {
-    return shared + (t % S::kInputStages) * L::kInputStageBytes;
+  constexpr int kInputStages = L::kInputStages;
+  const auto input_slot = [&](int t) { return shared + (t % kInputStages) * L::kInputStageBytes; };
+  const auto weight_slot = [&](int t) {
+    return shared + L::kWeightOffset + (t % S::kWeightStages) * L::kWeightStageBytes;
   };
 
   if (threadIdx.x == 0) {
     // ready: every producer thread arrives; consumed: lane 0 of each of the 8 consumer warps;
     // full: the loader's one arrival, plus the bytes of the stage's copies.
-    for (int i = 0; i < S::kWeightStages; ++i) ptx::mbarrier_init(&ready[i], 128);
-    for (int i = 0; i < S::kInputStages; ++i) ptx::mbarrier_init(&consumed[i], 8);
-    for (int i = 0; i < S::kInputStages; ++i) ptx::mbarrier_init(&full[i], 1);
+    for (int i = 0; i < S::kWeightStages; ++i) ptx::mbarrier_init(&ready[i], S::kProducerThreads);
+    for (int i = 0; i < kInputStages; ++i) ptx::mbarrier_init(&consumed[i], 8);
+    for (int i = 0; i < kInputStages; ++i) ptx::mbarrier_init(&full[i], 1);
     ptx::fence_barrier_init();
   }
   __syncthreads();
@@ -230,39 +254,39 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
   ptx::wait_for_previous_grid();
   ptx::allow_next_grid_launch();
   if (loader) {
-    for (int t = 0; t < S::kInputStages && t < k_steps; ++t) {
+    for (int t = 0; t < kInputStages && t < k_steps; ++t) {
       detail::load_stage<F>(p, a_map, input_slot(t), &full[t], t, m0, n_tile);
     }
   }
 
-  if (warpgroup == 0) {
-    const int tid = threadIdx.x;
+  if (threadIdx.x < S::kProducerThreads) {
+    ptx::warpgroup_release_registers<S::kProducerRegisters>();
     for (int t = 0; t < k_steps; ++t) {
-      ptx::mbarrier_wait(&full[t % S::kInputStages], (t / S::kInputStages) & 1);
-      // The weight slot of stage t last held stage t - 2.
-      if (t >= 2) {
-        ptx::mbarrier_wait(&consumed[(t - 2) % S::kInputStages], ((t - 2) / S::kInputStages) & 1);
+      ptx::mbarrier_wait(&full[t % kInputStages], (t / kInputStages) & 1);
+      // The weight slot of stage t last held stage t - 3.
+      if (const int last = t - S::kWeightStages; last >= 0) {
+        ptx::mbarrier_wait(&consumed[last % kInputStages], (last / kInputStages) & 1);
       }
-      detail::dequantize_stage<F>(
-          p, input_slot(t),
-          shared + L::kWeightOffset + (t % S::kWeightStages) * L::kWeightStageBytes, t, tid);
+      detail::dequantize_stage<F>(p, input_slot(t), weight_slot(t), t, threadIdx.x);
       // The weights (st.shared) are read by wgmma through the async proxy; the fence also orders
       // this stage's reads of the input slot before the copy engine refills it.
       ptx::fence_proxy_async_shared();
       ptx::mbarrier_arrive(&ready[t % S::kWeightStages]);
-      // Stage t + 3 goes into stage t - 1's slot once both consumer warpgroups are done with it.
-      const int next = t + S::kInputStages - 1;
+      // Stage t - 1's input slot takes stage t + 3 (INT8: t + 2) once both consumer warpgroups
+      // are done with it.
+      const int next = t - 1 + kInputStages;
       if (loader && t >= 1 && next < k_steps) {
-        ptx::mbarrier_wait(&consumed[(t - 1) % S::kInputStages], ((t - 1) / S::kInputStages) & 1);
-        detail::load_stage<F>(p, a_map, input_slot(next), &full[next % S::kInputStages], next, m0,
+        ptx::mbarrier_wait(&consumed[(t - 1) % kInputStages], ((t - 1) / kInputStages) & 1);
+        detail::load_stage<F>(p, a_map, input_slot(next), &full[next % kInputStages], next, m0,
                               n_tile);
       }
     }
     return;
   }
 
-  // Consumers: warpgroup 1 takes rows 0..63 of the tile, warpgroup 2 rows 64..127.
-  const int half = warpgroup - 1;
+  // Consumers: warpgroup 2 takes rows 0..63 of the tile, warpgroup 3 rows 64..127.
+  ptx::warpgroup_claim_registers<S::kConsumerRegisters>();
+  const int half = warpgroup - 2;
   const int lane = threadIdx.x % 32;
   ptx::FragmentC acc[32];
 #pragma unroll
@@ -270,19 +294,24 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
   for (int t = 0; t < k_steps; ++t) {
     ptx::mbarrier_wait(&ready[t % S::kWeightStages], (t / S::kWeightStages) & 1);
     const std::uint32_t a_tile = ptx::shared_address(input_slot(t)) + half * 64 * 128;
-    const std::uint32_t w_tile = ptx::shared_address(
-        shared + L::kWeightOffset + (t % S::kWeightStages) * L::kWeightStageBytes);
+    const std::uint32_t w_tile = ptx::shared_address(weight_slot(t));
     ptx::wgmma_fence();
 #pragma unroll
     for (int step = 0; step < S::kTileK / 16; ++step) {
-      ptx::wgmma_m64n256k16_ss<E>(acc, ptx::k_major_swizzle128_descriptor(a_tile + 32 * step),
-                                  ptx::k_major_swizzle128_descriptor(w_tile + 32 * step));
+      // Columns 0..127, then 128..255 (W^T rows 128.., 16 KB further).
+#pragma unroll
+      for (int half_n = 0; half_n < 2; ++half_n) {
+        ptx::wgmma_m64n128k16_ss<E>(
+            *reinterpret_cast<ptx::FragmentC(*)[16]>(&acc[16 * half_n]),
+            ptx::k_major_swizzle128_descriptor(a_tile + 32 * step),
+            ptx::k_major_swizzle128_descriptor(w_tile + 128 * 128 * half_n + 32 * step));
+      }
     }
     ptx::wgmma_commit_group();
     ptx::wgmma_wait_group<1>();  // stage t - 1's multiplies have retired
     if (t >= 1) {
       __syncwarp();
-      if (lane == 0) ptx::mbarrier_arrive(&consumed[(t - 1) % S::kInputStages]);
+      if (lane == 0) ptx::mbarrier_arrive(&consumed[(t - 1) % kInputStages]);
     }
   }
   ptx::wgmma_wait_group<0>();

@@ -15,11 +15,11 @@ struct WeightPair {
   unsigned k;
 };
 
-// Producer warp w (0..3) takes 16 x 64 tile w of each of the stage's four 16-row bands. Its lane
-// holds, after dequantizing its 16 bytes (INT8: 16 of each half tile), the B fragments of the
-// tile's 8 column groups j: for column 8j + lane / 4, register 0 the rows 2r, 2r + 1 and
-// register 1 the rows 2r + 8, 2r + 9, r = lane % 4 (mma.m16n8k16's B layout, which the packed
-// formats follow).
+// Producer warps w and w + 4 (w = 0..3) take 16 x 64 tile w of the stage's 16-row bands 0, 1 and
+// 2, 3. A lane holds, after dequantizing its 16 bytes (INT8: 16 of each half tile), the B
+// fragments of the tile's 8 column groups j: for column 8j + lane / 4, register 0 the rows 2r,
+// 2r + 1 and register 1 the rows 2r + 8, 2r + 9, r = lane % 4 (mma.m16n8k16's B layout, which
+// the packed formats follow).
 MARLIN_HOST_DEVICE WeightPair dequantized_pair(unsigned warp, unsigned lane, unsigned band,
                                                unsigned j, unsigned reg) {
   return {64 * warp + 8 * j + lane / 4, 16 * band + 2 * (lane % 4) + 8 * reg};
