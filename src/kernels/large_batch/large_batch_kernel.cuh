@@ -10,7 +10,7 @@
 //                               the codes, the scale rows)
 //   warpgroups 2, 3 (consumers) wait for ready[t], multiply their 64 rows of A by the 256 weight
 //                               columns straight from shared memory (wgmma, both operands K-major),
-//                               and signal "consumed[t - 1]" once stage t - 1's multiplies retired
+//                               and signal "consumed[t]" once those multiplies retired
 //
 // Block tile: 128 rows of A x 256 columns of W, all of k (no split: used only where there are at
 // least as many tiles as SMs). A stage is 64 k: one 128-byte row of every operand tile.
@@ -308,13 +308,12 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
       }
     }
     ptx::wgmma_commit_group();
-    ptx::wgmma_wait_group<1>();  // stage t - 1's multiplies have retired
-    if (t >= 1) {
-      __syncwarp();
-      if (lane == 0) ptx::mbarrier_arrive(&consumed[(t - 1) % kInputStages]);
-    }
+    // Retire stage t before signalling it: then nothing the producers wait for depends on their
+    // own next signal. (The other warpgroup's multiplies keep the tensor cores busy meanwhile.)
+    ptx::wgmma_wait_group<0>();
+    __syncwarp();
+    if (lane == 0) ptx::mbarrier_arrive(&consumed[t % kInputStages]);
   }
-  ptx::wgmma_wait_group<0>();
 
   // Epilogue: warp q of the warpgroup holds rows 16q + lane / 4 (and + 8) of its 64, columns
   // 8j + 2 (lane % 4), + 1 of fragment j (wgmma.cuh).
