@@ -3,36 +3,36 @@
 //
 // Here the dequantization and the multiplies run in different warps, on different data:
 //
-//   warpgroups 0, 1 (producers) wait for stage t's inputs ("full[t]"), dequantize its codes into
-//                               the weight ring as fp16/bf16 (one half of the 64 k each), signal
-//                               "ready[t]"; one producer thread then refills stage t - 1's input
-//                               slot with stage t + 3 (bulk copies: A's box through a tensor map,
-//                               the codes, the scale rows)
-//   warpgroups 2, 3 (consumers) wait for ready[t], multiply their 64 rows of A by the 256 weight
-//                               columns straight from shared memory (wgmma, both operands K-major),
-//                               and signal "consumed[t]" once those multiplies retired
+//   warpgroups 0, 1 (producers) wait for stage t's codes ("codes_full[t]"), dequantize them into
+//                               the weight ring as fp16/bf16 (half of the stage's 64 k each),
+//                               signal "ready[t]"; one producer thread then refills the code slot
+//                               with stage t + 4 (bulk copies of the codes and scale rows)
+//   warpgroups 2, 3 (consumers) wait for their 64 rows of A ("a_full") and ready[t], multiply
+//                               them by the 256 weight columns straight from shared memory (wgmma,
+//                               both operands K-major), signal "consumed[t]" once those multiplies
+//                               retired, and refill their A slot with stage t + 4 (a tensor-map
+//                               box of A)
 //
 // Block tile: 128 rows of A x 256 columns of W, all of k (no split: used only where there are at
 // least as many tiles as SMs). A stage is 64 k: one 128-byte row of every operand tile.
 //
-//   shared memory:  input ring  4 x [A 128 x 64 | codes 64 x 256 | scale rows]    (25 KB each;
-//                                                                     INT8: 3 x 33 KB)
-//                   weight ring 3 x [W^T 256 x 64, 128-byte swizzle, K-major]     (32 KB each)
-//                   barriers    ready[3], consumed[4], full[4]
+//   shared memory:  A rings     2 x 4 x [A 64 x 64, 128-byte swizzle]          (8 KB each)
+//                   code ring   4 x [codes 64 x 256 | scale rows | zero rows]  (9-10 KB; INT8:
+//                                                                               3 x 17 KB)
+//                   weight ring 3 x [W^T 256 x 64, 128-byte swizzle, K-major]  (32 KB each)
+//                   barriers    ready[3], consumed[3], codes_full[4], a_full[2][4]
 //
-// Why this shape (measured on an H200, docs/dense-kernel-notes.md v12):
-// - One producer warpgroup dequantized a stage in about twice the time the multiplies take: one
-//   warp per scheduler issues a dependent chain at ~0.3 instructions a cycle. Two producer
-//   warpgroups split the stage by bands.
-// - With two weight slots, the producer could start stage t only once the consumers had issued
-//   stage t - 1 and retired t - 2: the two sides took turns. A third slot lets the producer run
-//   two stages ahead.
+// Each ring is refilled by the warps that drain it, so no side waits for the other's next signal
+// (docs/dense-kernel-notes.md v12 has the measurements behind each choice):
+// - Two producer warpgroups: one dequantized a stage in about twice the time its multiplies take
+//   (one warp per scheduler issues a dependent chain at ~0.3 instructions a cycle).
+// - Three weight slots let the producers run two stages ahead.
+// - Consumers retire a stage before signalling it, and A has rings of its own: when A shared a
+//   slot with the codes, the producers' refills waited for the consumers, and the producers ran
+//   out of codes.
 // - 512 threads leave 128 registers a thread; the producers hand 40 of theirs to the consumers
 //   (setmaxnreg), whose 128 accumulators need more. No single instruction may need more than the
 //   128 a thread starts with, so the multiplies are two 64 x 128 wgmma, not one 64 x 256.
-// - The copies are bulk copies, not cp.async: the producer's fence before ready[t] (its
-//   shared-memory stores must reach wgmma's async proxy) compiles to a MEMBAR that would also
-//   wait for the cp.async it had in flight (kernels/common/bulk_copy.cuh).
 //
 // The weights are stored as wgmma's B operand K-major, i.e. W^T: row n holds the 64 k of column n,
 // 16-byte chunk c of row n at chunk c ^ (n % 8). A producer lane dequantizes, as in the dense
@@ -79,34 +79,43 @@ static_assert((LargeBatchShape::kProducerRegisters + LargeBatchShape::kConsumerR
 template <class F>
 struct LargeBatchLayout {
   using S = LargeBatchShape;
-  // Input slots in flight: 4, but 3 for INT8, whose codes take twice the space.
-  static constexpr int kInputStages = F::kBits == 8 ? 3 : 4;
-  static constexpr int kABytes = S::kRows * S::kTileK * 2;
-  static constexpr int kCodeOffset = kABytes;
+  // Each consumer warpgroup's own ring of A: 64 rows x 64 k a slot.
+  static constexpr int kAStages = 4;
+  static constexpr int kAStageBytes = S::kRows / 2 * S::kTileK * 2;
+  static constexpr int kARingBytes = kAStages * kAStageBytes;
+  // The producers' ring of codes and scale (and zero-point) rows: 4 slots, INT8 3.
+  static constexpr int kCodeStages = F::kBits == 8 ? 3 : 4;
   static constexpr int kCodeBytes = S::kTileK * S::kTileN * F::kBits / 8;
-  static constexpr int kScaleOffset = kCodeOffset + kCodeBytes;
+  static constexpr int kScaleOffset = kCodeBytes;  // within a code slot
   static constexpr int kScaleBytes = S::kMaxScaleRows * S::kTileN * 2;
   static constexpr int kZeroOffset = kScaleOffset + kScaleBytes;
   static constexpr int kZeroBytes = F::kHasZeros ? S::kMaxScaleRows * S::kTileN : 0;
-  // (every ring slot starts 1024-byte aligned: the swizzled tiles' atoms are 1024 bytes)
-  static constexpr int kInputStageBytes = (kZeroOffset + kZeroBytes + 1023) / 1024 * 1024;
-  static constexpr int kWeightOffset = kInputStages * kInputStageBytes;
+  // (every slot starts 1024-byte aligned: the swizzled tiles' atoms are 1024 bytes)
+  static constexpr int kCodeStageBytes = (kZeroOffset + kZeroBytes + 1023) / 1024 * 1024;
+  static constexpr int kCodeRingOffset = 2 * kARingBytes;
+  static constexpr int kWeightOffset = kCodeRingOffset + kCodeStages * kCodeStageBytes;
   static constexpr int kWeightStageBytes = S::kTileN * S::kTileK * 2;
   static constexpr int kBarrierOffset = kWeightOffset + S::kWeightStages * kWeightStageBytes;
-  static constexpr int kBarriers = S::kWeightStages + 2 * kInputStages;
+  static constexpr int kBarriers = 2 * S::kWeightStages + kCodeStages + 2 * kAStages;
   // + slack to align the dynamic shared memory base to 1024 bytes
   static constexpr int kSharedBytes = kBarrierOffset + kBarriers * 8 + 1024;
 };
 
 namespace detail {
 
-// Issues the copies of stage t into input slot `slot` (one thread): A's 128 x 64 box (rows past m
-// read as zeros), the codes of four 16 x 256 bands, the scale (and zero-point) rows of the groups
-// the stage touches; they report their bytes to `full`.
+// Named barriers: 1 over the producers, 2 and 3 over consumer warpgroups 2 and 3 (0 is
+// __syncthreads).
+template <int kId, int kThreads>
+__device__ __forceinline__ void named_barrier() {
+  asm volatile("bar.sync %0, %1;\n" ::"n"(kId), "n"(kThreads) : "memory");
+}
+
+// Issues the copies of stage t's weights into code slot `slot` (one thread): the codes of four
+// 16 x 256 bands, the scale (and zero-point) rows of the groups the stage touches; they report
+// their bytes to `full`.
 template <class F>
-__device__ __forceinline__ void load_stage(const DenseParams& p, const CUtensorMap& a_map,
-                                           std::uint8_t* slot, std::uint64_t* full, int t, int m0,
-                                           int n_tile) {
+__device__ __forceinline__ void load_codes(const DenseParams& p, std::uint8_t* slot,
+                                           std::uint64_t* full, int t, int n_tile) {
   using S = LargeBatchShape;
   using L = LargeBatchLayout<F>;
   constexpr int kBandBytes = L::kCodeBytes / 4;
@@ -114,16 +123,14 @@ __device__ __forceinline__ void load_stage(const DenseParams& p, const CUtensorM
   constexpr int kZeroRowBytes = F::kHasZeros ? S::kTileN : 0;
   const int rows = max(1, S::kTileK >> p.group_shift);
   const int first_row = (t * S::kTileK) >> p.group_shift;
-  ptx::mbarrier_expect_bytes(full, L::kABytes + L::kCodeBytes +
-                                       rows * (kScaleRowBytes + kZeroRowBytes));
-  ptx::tensor_box_to_shared(slot, a_map, t * S::kTileK, m0, full);
+  ptx::mbarrier_expect_bytes(full, L::kCodeBytes + rows * (kScaleRowBytes + kZeroRowBytes));
   // Band b of the stage is packed row-band 4t + b; its 4 tiles of this block's 256 columns are
   // contiguous (layout/packed_format.h).
   const auto* codes = reinterpret_cast<const std::uint8_t*>(p.b);
   const std::int64_t band_stride = static_cast<std::int64_t>(p.n) * 2 * F::kBits;
 #pragma unroll
   for (int band = 0; band < 4; ++band) {
-    ptx::bulk_copy_to_shared(slot + L::kCodeOffset + band * kBandBytes,
+    ptx::bulk_copy_to_shared(slot + band * kBandBytes,
                              codes + (4LL * t + band) * band_stride +
                                  static_cast<std::int64_t>(n_tile) * kBandBytes,
                              kBandBytes, full);
@@ -140,7 +147,16 @@ __device__ __forceinline__ void load_stage(const DenseParams& p, const CUtensorM
   }
 }
 
-// Dequantizes stage t's codes (input slot) into a weight slot: producer warp w takes the 64
+// Issues the copy of A's 64 x 64 box at (row0, stage t) into an A slot (one thread); rows past m
+// read as zeros.
+template <class F>
+__device__ __forceinline__ void load_a(const CUtensorMap& a_map, std::uint8_t* slot,
+                                       std::uint64_t* full, int t, int row0) {
+  ptx::mbarrier_expect_bytes(full, LargeBatchLayout<F>::kAStageBytes);
+  ptx::tensor_box_to_shared(slot, a_map, t * LargeBatchShape::kTileK, row0, full);
+}
+
+// Dequantizes stage t's codes (code slot) into a weight slot: producer warp w takes the 64
 // columns 64 (w % 4) .. 64 (w % 4) + 63 of the 16-row bands 2 (w / 4) and 2 (w / 4) + 1.
 template <class F>
 __device__ __forceinline__ void dequantize_stage(const DenseParams& p, const std::uint8_t* slot,
@@ -161,8 +177,7 @@ __device__ __forceinline__ void dequantize_stage(const DenseParams& p, const std
         slot + L::kScaleOffset + scale_row * 512 + warp * 128 + c * 16);
     const auto* scales = reinterpret_cast<const typename E::Scalar*>(&scale_bits);
     // The lane's 16 bytes of tile (band, warp); INT8: of each 512-byte half of it.
-    const std::uint8_t* const tile =
-        slot + L::kCodeOffset + (band * 4 + warp) * 512 * F::kChunksPerLane;
+    const std::uint8_t* const tile = slot + (band * 4 + warp) * 512 * F::kChunksPerLane;
     // Scales column group j's B fragment, stores it as two k pairs of W^T.
     const auto store = [&](int j, ptx::FragmentB& group) {
       ptx::scale_fragment<E>(group, scales[j]);
@@ -226,74 +241,87 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
       raw_shared + ((1024 - ptx::shared_address(raw_shared) % 1024) % 1024);
   auto* const ready = reinterpret_cast<std::uint64_t*>(shared + L::kBarrierOffset);
   std::uint64_t* const consumed = ready + S::kWeightStages;
-  std::uint64_t* const full = consumed + L::kInputStages;
+  std::uint64_t* const codes_full = consumed + S::kWeightStages;
+  std::uint64_t* const a_full = codes_full + L::kCodeStages;  // [2][kAStages]
   // Consecutive blocks take the m tiles of one n tile: they read the same weights, from L2.
   const int m_tiles = (p.m + S::kRows - 1) / S::kRows;
   const int m0 = (blockIdx.x % m_tiles) * S::kRows;
   const int n_tile = blockIdx.x / m_tiles;
   const int k_steps = p.k / S::kTileK;
   const int warpgroup = threadIdx.x / 128;
-  // The producer thread that issues the copies.
-  const bool loader = threadIdx.x == 0;
-  constexpr int kInputStages = L::kInputStages;
-  const auto input_slot = [&](int t) { return shared + (t % kInputStages) * L::kInputStageBytes; };
+  constexpr int kCodeStages = L::kCodeStages;
+  constexpr int kAStages = L::kAStages;
+  const auto code_slot = [&](int t) {
+    return shared + L::kCodeRingOffset + (t % kCodeStages) * L::kCodeStageBytes;
+  };
   const auto weight_slot = [&](int t) {
     return shared + L::kWeightOffset + (t % S::kWeightStages) * L::kWeightStageBytes;
   };
 
   if (threadIdx.x == 0) {
     // ready: every producer thread arrives; consumed: lane 0 of each of the 8 consumer warps;
-    // full: the loader's one arrival, plus the bytes of the stage's copies.
-    for (int i = 0; i < S::kWeightStages; ++i) ptx::mbarrier_init(&ready[i], S::kProducerThreads);
-    for (int i = 0; i < kInputStages; ++i) ptx::mbarrier_init(&consumed[i], 8);
-    for (int i = 0; i < kInputStages; ++i) ptx::mbarrier_init(&full[i], 1);
+    // codes_full, a_full: their loader's one arrival, plus the bytes of the copies.
+    for (int i = 0; i < S::kWeightStages; ++i) {
+      ptx::mbarrier_init(&ready[i], S::kProducerThreads);
+      ptx::mbarrier_init(&consumed[i], 8);
+    }
+    for (int i = 0; i < kCodeStages + 2 * kAStages; ++i) ptx::mbarrier_init(&codes_full[i], 1);
     ptx::fence_barrier_init();
   }
   __syncthreads();
   // A, C (and, under a programmatic launch, everything) may be the previous kernel's output.
   ptx::wait_for_previous_grid();
   ptx::allow_next_grid_launch();
-  if (loader) {
-    for (int t = 0; t < kInputStages && t < k_steps; ++t) {
-      detail::load_stage<F>(p, a_map, input_slot(t), &full[t], t, m0, n_tile);
-    }
-  }
 
   if (threadIdx.x < S::kProducerThreads) {
     ptx::warpgroup_release_registers<S::kProducerRegisters>();
+    const bool loader = threadIdx.x == 0;
+    for (int t = 0; loader && t < kCodeStages && t < k_steps; ++t) {
+      detail::load_codes<F>(p, code_slot(t), &codes_full[t], t, n_tile);
+    }
     for (int t = 0; t < k_steps; ++t) {
-      ptx::mbarrier_wait(&full[t % kInputStages], (t / kInputStages) & 1);
+      ptx::mbarrier_wait(&codes_full[t % kCodeStages], (t / kCodeStages) & 1);
       // The weight slot of stage t last held stage t - 3.
-      if (const int last = t - S::kWeightStages; last >= 0) {
-        ptx::mbarrier_wait(&consumed[last % kInputStages], (last / kInputStages) & 1);
+      if (t >= S::kWeightStages) {
+        ptx::mbarrier_wait(&consumed[t % S::kWeightStages], (t / S::kWeightStages - 1) & 1);
       }
-      detail::dequantize_stage<F>(p, input_slot(t), weight_slot(t), t, threadIdx.x);
+      detail::dequantize_stage<F>(p, code_slot(t), weight_slot(t), t, threadIdx.x);
       // The weights (st.shared) are read by wgmma through the async proxy; the fence also orders
-      // this stage's reads of the input slot before the copy engine refills it.
+      // this thread's reads of the code slot before the copy engine refills it.
       ptx::fence_proxy_async_shared();
       ptx::mbarrier_arrive(&ready[t % S::kWeightStages]);
-      // Stage t - 1's input slot takes stage t + 3 (INT8: t + 2) once both consumer warpgroups
-      // are done with it.
-      const int next = t - 1 + kInputStages;
-      if (loader && t >= 1 && next < k_steps) {
-        ptx::mbarrier_wait(&consumed[(t - 1) % kInputStages], ((t - 1) / kInputStages) & 1);
-        detail::load_stage<F>(p, a_map, input_slot(next), &full[next % kInputStages], next, m0,
-                              n_tile);
+      // Every producer has read the code slot: it takes stage t + 4 (INT8: t + 3).
+      if (t + kCodeStages < k_steps) {
+        detail::named_barrier<1, S::kProducerThreads>();
+        if (loader) {
+          detail::load_codes<F>(p, code_slot(t), &codes_full[t % kCodeStages], t + kCodeStages,
+                                n_tile);
+        }
       }
     }
     return;
   }
 
-  // Consumers: warpgroup 2 takes rows 0..63 of the tile, warpgroup 3 rows 64..127.
+  // Consumers: warpgroup 2 takes rows 0..63 of the tile, warpgroup 3 rows 64..127, each with its
+  // own ring of A.
   ptx::warpgroup_claim_registers<S::kConsumerRegisters>();
   const int half = warpgroup - 2;
   const int lane = threadIdx.x % 32;
+  const bool loader = threadIdx.x % 128 == 0;
+  std::uint64_t* const my_a_full = a_full + half * kAStages;
+  const auto a_slot = [&](int t) {
+    return shared + half * L::kARingBytes + (t % kAStages) * L::kAStageBytes;
+  };
+  for (int t = 0; loader && t < kAStages && t < k_steps; ++t) {
+    detail::load_a<F>(a_map, a_slot(t), &my_a_full[t], t, m0 + 64 * half);
+  }
   ptx::FragmentC acc[32];
 #pragma unroll
   for (int j = 0; j < 32; ++j) acc[j] = {{0.f, 0.f, 0.f, 0.f}};
   for (int t = 0; t < k_steps; ++t) {
+    ptx::mbarrier_wait(&my_a_full[t % kAStages], (t / kAStages) & 1);
     ptx::mbarrier_wait(&ready[t % S::kWeightStages], (t / S::kWeightStages) & 1);
-    const std::uint32_t a_tile = ptx::shared_address(input_slot(t)) + half * 64 * 128;
+    const std::uint32_t a_tile = ptx::shared_address(a_slot(t));
     const std::uint32_t w_tile = ptx::shared_address(weight_slot(t));
     ptx::wgmma_fence();
 #pragma unroll
@@ -312,7 +340,19 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
     // own next signal. (The other warpgroup's multiplies keep the tensor cores busy meanwhile.)
     ptx::wgmma_wait_group<0>();
     __syncwarp();
-    if (lane == 0) ptx::mbarrier_arrive(&consumed[t % kInputStages]);
+    if (lane == 0) ptx::mbarrier_arrive(&consumed[t % S::kWeightStages]);
+    // The whole warpgroup is done with the A slot: it takes stage t + 4.
+    if (t + kAStages < k_steps) {
+      if (half == 0) {
+        detail::named_barrier<2, 128>();
+      } else {
+        detail::named_barrier<3, 128>();
+      }
+      if (loader) {
+        detail::load_a<F>(a_map, a_slot(t), &my_a_full[t % kAStages], t + kAStages,
+                          m0 + 64 * half);
+      }
+    }
   }
 
   // Epilogue: warp q of the warpgroup holds rows 16q + lane / 4 (and + 8) of its 64, columns

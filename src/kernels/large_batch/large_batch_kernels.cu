@@ -22,7 +22,7 @@ void launch(const dense::DenseParams& params, bool programmatic, cudaStream_t st
   // (A's map is made per call: A is a different buffer each time. It travels as a kernel
   // parameter, so a captured graph keeps the one it was captured with.)
   const CUtensorMap a_map =
-      k_major_swizzle128_map(params.a, params.m, params.k, LargeBatchShape::kRows);
+      k_major_swizzle128_map(params.a, params.m, params.k, LargeBatchShape::kRows / 2);
   launch_kernel(large_batch_kernel<F>, dim3(m_tiles * (params.n / kLargeBatchTileN)),
                 dim3(LargeBatchShape::kThreads), LargeBatchLayout<F>::kSharedBytes, programmatic,
                 stream, params, a_map);
