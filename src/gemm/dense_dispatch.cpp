@@ -167,7 +167,11 @@ bool choose_large_batch(int m, int n, DType activation, QuantScheme scheme, bool
       static_cast<long long>((m + kernels::large_batch::kLargeBatchRows - 1) /
                              kernels::large_batch::kLargeBatchRows) *
       (n / kernels::large_batch::kLargeBatchTileN);
-  return m > 128 && tiles >= sm_count;
+  // Measured on an H200 (2026-11-27, docs/dense-kernel-notes.md v12): with 95% or more of its
+  // last wave of tiles busy, the large-batch kernel took 0.83-1.03x the dense kernel's time at
+  // m = 256-1024 (13 of 16 layers faster); with less, up to 1.37x.
+  const long long waves = (tiles + sm_count - 1) / sm_count;
+  return m > 128 && tiles * 20 >= waves * sm_count * 19;
 }
 
 std::optional<bool> large_batch_override() {

@@ -317,18 +317,27 @@ TEST(GemmArgs, TheEnvironmentForcesOneConfiguration) {
   unsetenv("MARLIN_DENSE_CONFIG");
 }
 
-TEST(GemmArgs, LargeBatchesThatFillTheSmsTakeTheLargeBatchKernel) {
+TEST(GemmArgs, LargeBatchesThatFillTheSmsWavesTakeTheLargeBatchKernel) {
   const DType fp16 = DType::kFloat16;
   const QuantScheme sym4 = QuantScheme::kSymmetricInt4;
-  // 70B gate_up at m = 256: 2 x 224 tiles of 128 x 256 on 132 SMs.
-  EXPECT_TRUE(gemm_detail::choose_large_batch(256, 57344, fp16, sym4, true, 132, std::nullopt));
-  // m <= 128 stays on the dense kernel; so do too few tiles (4096 x 4096 at m = 1000: 8 x 16).
-  EXPECT_FALSE(gemm_detail::choose_large_batch(128, 57344, fp16, sym4, true, 132, std::nullopt));
-  EXPECT_FALSE(gemm_detail::choose_large_batch(1000, 4096, fp16, sym4, true, 132, std::nullopt));
-  EXPECT_TRUE(gemm_detail::choose_large_batch(1025, 4096, fp16, sym4, true, 132, std::nullopt));
+  // On 132 SMs: 70B o_proj at m = 1024, 8 x 32 tiles of 128 x 256 (two waves, 97% full); the
+  // 4096 x 4096 layer at m = 1000 (one wave of 128: 97%).
+  EXPECT_TRUE(gemm_detail::choose_large_batch(1024, 8192, fp16, sym4, true, 132, std::nullopt));
+  EXPECT_TRUE(gemm_detail::choose_large_batch(1000, 4096, fp16, sym4, true, 132, std::nullopt));
+  // The edge: two waves on 132 SMs hold 264 tiles; 2 x 126 = 252 fill 95.5%, 2 x 125 = 250 94.7%.
+  EXPECT_TRUE(gemm_detail::choose_large_batch(200, 32256, fp16, sym4, true, 132, std::nullopt));
+  EXPECT_FALSE(gemm_detail::choose_large_batch(200, 32000, fp16, sym4, true, 132, std::nullopt));
+  // A last wave under 95%: 8B qkv at m = 1024 (192 tiles, 73%); 70B qkv at m = 512 (160, 61%);
+  // too few tiles (4096 x 4096 at m = 512: 64).
+  EXPECT_FALSE(gemm_detail::choose_large_batch(1024, 6144, fp16, sym4, true, 132, std::nullopt));
+  EXPECT_FALSE(gemm_detail::choose_large_batch(512, 10240, fp16, sym4, true, 132, std::nullopt));
+  EXPECT_FALSE(gemm_detail::choose_large_batch(512, 4096, fp16, sym4, true, 132, std::nullopt));
+  // m <= 128 stays on the dense kernel, however full the waves (2 x 132 tiles at m = 256).
+  EXPECT_FALSE(gemm_detail::choose_large_batch(128, 67584, fp16, sym4, true, 132, std::nullopt));
+  EXPECT_TRUE(gemm_detail::choose_large_batch(256, 33792, fp16, sym4, true, 132, std::nullopt));
   // Every format of the dense kernel: fp16 and bf16 x INT4 (with or without zero points), INT8.
   for (const QuantScheme scheme : {QuantScheme::kAsymmetricInt4, QuantScheme::kSymmetricInt8}) {
-    EXPECT_TRUE(gemm_detail::choose_large_batch(256, 57344, DType::kBFloat16, scheme, true, 132,
+    EXPECT_TRUE(gemm_detail::choose_large_batch(1024, 8192, DType::kBFloat16, scheme, true, 132,
                                                 std::nullopt));
   }
   // Only sm_90a and n a multiple of 256, even when forced on.
