@@ -167,11 +167,12 @@ bool choose_large_batch(int m, int n, DType activation, QuantScheme scheme, bool
       static_cast<long long>((m + kernels::large_batch::kLargeBatchRows - 1) /
                              kernels::large_batch::kLargeBatchRows) *
       (n / kernels::large_batch::kLargeBatchTileN);
-  // Measured on an H200 (2026-11-27, docs/dense-kernel-notes.md v12): with 95% or more of its
-  // last wave of tiles busy, the large-batch kernel took 0.83-1.03x the dense kernel's time at
-  // m = 256-1024 (13 of 16 layers faster); with less, up to 1.37x.
+  // Measured on an H200 (2026-11-27, bench/results/2026-11-27-nvidia-h200-large-batch.md): in
+  // one or two waves of tiles at least 95% full, the large-batch kernel took 0.83-1.00x the dense
+  // kernel's time (9 layers at m = 256-1024); in more such waves 0.98-1.03x, where the dense
+  // kernel's stripes stay; in emptier waves up to 2.6x.
   const long long waves = (tiles + sm_count - 1) / sm_count;
-  return m > 128 && tiles * 20 >= waves * sm_count * 19;
+  return m > 128 && waves <= 2 && tiles * 20 >= waves * sm_count * 19;
 }
 
 std::optional<bool> large_batch_override() {

@@ -49,8 +49,8 @@ const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma);
 // Whether the large-batch kernel (kernels/large_batch: warp-specialized, both wgmma operands in
 // shared memory) takes the GEMM instead of the dense kernel. It exists for sm_90a, every format
 // of the dense kernel and n a multiple of 256, and computes whole 128 x 256 tiles without
-// splitting k, one block an SM at a time, so it is chosen for m > 128 where the tiles fill the
-// SMs' waves: the last one at least 95% full.
+// splitting k, one block an SM at a time, so it is chosen for m > 128 where the tiles fill one
+// or two waves of the SMs to at least 95%.
 // `forced`: the environment's choice (large_batch_override), nullopt for none.
 bool choose_large_batch(int m, int n, DType activation, QuantScheme scheme, bool wgmma,
                         int sm_count, std::optional<bool> forced);

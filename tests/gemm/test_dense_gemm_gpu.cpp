@@ -80,8 +80,8 @@ std::vector<Problem> shape_sweep() {
   // group 32 changes scales mid-stage.
   problems.push_back({65, 256, 32832, 32});
   problems.push_back({130, 256, 8256, 32});
-  // Hopper's large-batch kernel (m > 128 with 128 x 256 tiles filling the waves of 132 SMs to
-  // 95% or more; the 4096 x 4096 layer at m = 1000 and 4096 above take it too): a last m tile of
+  // Hopper's large-batch kernel (m > 128 with 128 x 256 tiles filling one or two waves of 132
+  // SMs to 95% or more; the 4096 x 4096 layer at m = 1000 above takes it too): a last m tile of
   // one row, of 44 rows, groups of 32 (two scale rows a stage), 64 and per-channel.
   problems.push_back({129, 256, 33792, 64});
   problems.push_back({257, 512, 21504, 128});

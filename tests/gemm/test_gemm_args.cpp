@@ -317,7 +317,7 @@ TEST(GemmArgs, TheEnvironmentForcesOneConfiguration) {
   unsetenv("MARLIN_DENSE_CONFIG");
 }
 
-TEST(GemmArgs, LargeBatchesThatFillTheSmsWavesTakeTheLargeBatchKernel) {
+TEST(GemmArgs, LargeBatchesThatFillOneOrTwoWavesTakeTheLargeBatchKernel) {
   const DType fp16 = DType::kFloat16;
   const QuantScheme sym4 = QuantScheme::kSymmetricInt4;
   // On 132 SMs: 70B o_proj at m = 1024, 8 x 32 tiles of 128 x 256 (two waves, 97% full); the
@@ -327,8 +327,10 @@ TEST(GemmArgs, LargeBatchesThatFillTheSmsWavesTakeTheLargeBatchKernel) {
   // The edge: two waves on 132 SMs hold 264 tiles; 2 x 126 = 252 fill 95.5%, 2 x 125 = 250 94.7%.
   EXPECT_TRUE(gemm_detail::choose_large_batch(200, 32256, fp16, sym4, true, 132, std::nullopt));
   EXPECT_FALSE(gemm_detail::choose_large_batch(200, 32000, fp16, sym4, true, 132, std::nullopt));
-  // A last wave under 95%: 8B qkv at m = 1024 (192 tiles, 73%); 70B qkv at m = 512 (160, 61%);
-  // too few tiles (4096 x 4096 at m = 512: 64).
+  // More than two waves stay on the dense kernel, however full (70B gate_up at m = 1024: 1792
+  // tiles, 14 waves, 97%); so do a last wave under 95%: 8B qkv at m = 1024 (192 tiles, 73%);
+  // 70B qkv at m = 512 (160, 61%); too few tiles (4096 x 4096 at m = 512: 64).
+  EXPECT_FALSE(gemm_detail::choose_large_batch(1024, 57344, fp16, sym4, true, 132, std::nullopt));
   EXPECT_FALSE(gemm_detail::choose_large_batch(1024, 6144, fp16, sym4, true, 132, std::nullopt));
   EXPECT_FALSE(gemm_detail::choose_large_batch(512, 10240, fp16, sym4, true, 132, std::nullopt));
   EXPECT_FALSE(gemm_detail::choose_large_batch(512, 4096, fp16, sym4, true, 132, std::nullopt));

@@ -303,9 +303,10 @@ TEST(GemmGenerality, BiasAndAccumulateWhereBlocksOwnWholeSlices) {
   }
 }
 
-// Hopper's large-batch kernel (m > 128, at least as many 128 x 256 tiles as SMs) in every format
-// it has: fp16 and bf16, zero points, INT8, groups of 32 (two scale rows a stage), bias,
-// accumulate and act-order (A gathered before it). m = 1024, n = 8192: 8 x 32 tiles.
+// Hopper's large-batch kernel (m > 128, one or two waves of 128 x 256 tiles at least 95% full)
+// in every format it has: fp16 and bf16, zero points, INT8, groups of 32 (two scale rows a
+// stage), bias, accumulate and act-order (A gathered before it). m = 1024, n = 8192: 8 x 32
+// tiles, two waves of 132 SMs 97% full.
 TEST(GemmGenerality, LargeBatchKernelWithBiasAccumulateAndActOrder) {
   MARLIN_REQUIRE_GPU();
   const Kind kinds[] = {{DType::kFloat16, QuantScheme::kSymmetricInt4, 128, false, true},

@@ -5,10 +5,9 @@
 // mbarrier_expect_bytes have all arrived. Readers that wait on that barrier see the data, and so
 // does wgmma (also the async proxy) without any proxy fence.
 //
-// Why not cp.async here: a thread that later fences its own shared-memory stores for wgmma
-// (fence.proxy.async, which ptxas compiles to MEMBAR.ALL.CTA + FENCE.VIEW.ASYNC) first waits for
-// every cp.async it still has in flight, which turns a prefetch pipeline into one load latency
-// per stage.
+// What they offer over cp.async: one thread issues a whole stage (the others keep their issue
+// slots), a tensor map reads rows past the matrix's end as zeros, and any warp can refill a ring
+// slot, whatever the layout (the tensor map also swizzles).
 //
 // No L2 cache hints: CUDA 13's ptxas can miscompile createpolicy + cache-hinted copies on sm_90.
 #pragma once
