@@ -13,8 +13,8 @@
 //                               retired, and refill their A slot with stage t + 4 (a tensor-map
 //                               box of A)
 //
-// Block tile: 128 rows of A x 256 columns of W, all of k (no split: used only where there are at
-// least as many tiles as SMs). A stage is 64 k: one 128-byte row of every operand tile.
+// Block tile: 128 rows of A x 256 columns of W, all of k (no split: used only where the tiles
+// fill one or two waves of the SMs). A stage is 64 k: one 128-byte row of every operand tile.
 //
 //   shared memory:  A rings     2 x 4 x [A 64 x 64, 128-byte swizzle]          (8 KB each)
 //                   code ring   4 x [codes 64 x 256 | scale rows | zero rows]  (9-10 KB; INT8:
