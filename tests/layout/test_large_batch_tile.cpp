@@ -1,7 +1,8 @@
 // The large-batch kernel's weight tile (src/kernels/large_batch/weight_tile.h) on the CPU: its
 // producer lanes cover a stage's 64 x 256 weights exactly once, each lane stores the k pairs the
-// packed formats (INT4 and INT8) gave it, the tile is wgmma's 128-byte-swizzled K-major layout, and no store
-// instruction has a bank conflict.
+// packed formats (INT4 and INT8) gave it, the tile is wgmma's 128-byte-swizzled K-major layout,
+// and no store instruction has a bank conflict. (`warp` below is the 64-column tile, 0..3; of
+// the kernel's 8 producer warps, w and w + 4 share tile w, bands 0-1 and 2-3.)
 #include <gtest/gtest.h>
 
 #include <set>
