@@ -170,7 +170,9 @@ bool choose_large_batch(int m, int n, DType activation, QuantScheme scheme, bool
   // Measured on an H200 (2026-11-27, bench/results/2026-11-27-nvidia-h200-large-batch.md): in
   // one or two waves of tiles at least 95% full, the large-batch kernel took 0.83-1.00x the dense
   // kernel's time (9 layers at m = 256-1024); in more such waves 0.98-1.03x, where the dense
-  // kernel's stripes stay; in emptier waves up to 2.6x.
+  // kernel's stripes stay; in emptier waves up to 2.6x. On an H100 the same 9 layers took
+  // 0.82-1.00x (...-nvidia-h100-80gb-hbm3-large-batch.md). bench/large_batch_report.py applies
+  // this rule to its tables: keep the two in step.
   const long long waves = (tiles + sm_count - 1) / sm_count;
   return m > 128 && waves <= 2 && tiles * 20 >= waves * sm_count * 19;
 }

@@ -1,0 +1,59 @@
+"""bench/large_batch_report.py on two small runs: the dispatcher column follows choose_large_batch's
+rule (m > 128, n a multiple of 256, one or two waves of 128 x 256 tiles at least 95% full), the
+sums per model, and the CSV with the forced-on rows renamed."""
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+
+HEADER = "gpu,date,model,k,n,m,group,kernel,time_us,fp16_cublas_us,speedup,weight_tb_s,copy_tb_s\n"
+
+
+def write_run(path, rows):
+    with open(path, "w") as f:
+        f.write(HEADER)
+        for model, k, n, m, time_us, cublas_us in rows:
+            f.write(f"gpu,2026-11-27,{model},{k},{n},{m},128,marlin_dense_fp16_int4,{time_us},"
+                    f"{cublas_us},1.0,1.0,3.0\n")
+
+
+def main():
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "bench", "large_batch_report.py")
+    with tempfile.TemporaryDirectory() as root:
+        on, off, out = (os.path.join(root, name) for name in ("on.csv", "off.csv", "report"))
+        # 132 SMs. (129, 33792): 2 x 132 tiles, two full waves -> large-batch.
+        # (256, 4096): 32 tiles -> dense. (512, 4160): n not a multiple of 256 -> dense.
+        # (128, 33792): m = 128 -> dense. (64, ...) is below the report's range.
+        write_run(on, [("x", 4096, 33792, 129, 80.0, 50.0), ("x", 4096, 4096, 256, 40.0, 10.0),
+                       ("x", 4096, 4160, 512, 30.0, 15.0), ("x", 4096, 33792, 128, 90.0, 60.0),
+                       ("x", 4096, 4096, 64, 5.0, 5.0)])
+        write_run(off, [("x", 4096, 33792, 129, 100.0, 50.0), ("x", 4096, 4096, 256, 20.0, 10.0),
+                        ("x", 4096, 4160, 512, 25.0, 15.0), ("x", 4096, 33792, 128, 60.0, 60.0),
+                        ("x", 4096, 4096, 64, 4.0, 5.0)])
+        subprocess.run([sys.executable, script, "--on", on, "--off", off, "--sm-count", "132",
+                        "--device", "Test GPU", "--tree", "abc1234", "-o", out], check=True,
+                       capture_output=True, text=True)
+        md = open(out + ".md").read()
+        rows = list(csv.DictReader(open(out + ".csv")))
+    expected = [
+        "# Large-batch kernel vs dense kernel vs FP16 cuBLASLt (Test GPU)",
+        "| x | 4096 | 33792 | 129 | 264 | 100% | 80.0 | 100.0 | 0.800 | large-batch |",
+        "| x | 4096 | 4096 | 256 | 32 | 24% | 40.0 | 20.0 | 2.000 | dense |",
+        "| x | 4096 | 4160 | 512 | 64 | 48% | 30.0 | 25.0 | 1.200 | dense |",
+        "| x | 4096 | 33792 | 128 | 132 | 100% | 90.0 | 60.0 | 1.500 | dense |",
+        # m = 129: large 50 / 80, dense 50 / 100; the dispatcher takes the large-batch time
+        "| x | 0.67 / 1.00 | 0.62 / 0.50 | 0.25 / 0.50 | 0.50 / 0.60 |",
+        "| x | 1.00 / 1.00 | 0.62 / 0.50 | 0.50 / 0.50 | 0.60 / 0.60 |",
+    ]
+    for line in expected:
+        assert line in md, f"missing {line!r} in:\n{md}"
+    assert "| x | 4096 | 4096 | 64 |" not in md, md
+    kernels = sorted({row["kernel"] for row in rows})
+    assert kernels == ["marlin_dense_fp16_int4", "marlin_large_batch_fp16_int4"], kernels
+    assert len(rows) == 10, len(rows)
+    print("large_batch_report: ok")
+
+
+if __name__ == "__main__":
+    main()
