@@ -3,7 +3,12 @@
 # tests included), compute-sanitizer on a few shapes, the benchmark, and a short table last.
 #
 #   scripts/gpu-check.sh [--quick-bench] [--no-bench] [--no-sanitizer] [--compare DIR]
-#                        [--compare-bench "BENCH OPTIONS"]
+#                        [--compare-bench "BENCH OPTIONS"] [--large-batch]
+#
+# --large-batch: also benchmark every layer with the Hopper large-batch kernel forced on and off
+# (m = 128-1024) and write <date>-<gpu>-large-batch.{csv,md} (bench/large_batch_report.py). That
+# makes 10 result files, more than the device tool brings back (8), so then everything in $OUT
+# ends up in one archive, $OUT/gpu-check-results.tgz.
 #
 # --compare DIR: DIR is another source tree (say `git archive main | tar -x -C .baseline`, carried
 # along); its benchmark is built beside ours and both are timed in alternating rounds at a few m,
@@ -22,6 +27,7 @@ out=${OUT:-$root/gpu-check-out}
 mkdir -p "$out"
 bench_mode=full
 run_sanitizer=1
+large_batch=0
 compare_dir=
 compare_bench=(--m 1 8 16 32 64 128 512)
 while [ $# -gt 0 ]; do
@@ -29,6 +35,7 @@ while [ $# -gt 0 ]; do
     --quick-bench) bench_mode=quick ;;
     --no-bench) bench_mode=none ;;
     --no-sanitizer) run_sanitizer=0 ;;
+    --large-batch) large_batch=1 ;;
     --compare)
       [ $# -ge 2 ] && [ -f "$2/CMakeLists.txt" ] || { echo "--compare needs a source tree" >&2; exit 2; }
       compare_dir=$(cd "$2" && pwd)
@@ -148,6 +155,29 @@ if [ "${result[build]}" != FAILED ]; then
       tail -30 "$out/bench-variants-pdl.log"
     fi
   fi
+
+  if [ "$large_batch" = 1 ] && [ -x build/bench/marlin_bench_dense ]; then
+    # The large-batch kernel forced on, then off, one run after the other on the same card.
+    device_line=$(build/tools/marlin version 2>/dev/null | grep -m1 '^CUDA device 0:')
+    device_name=$(sed -E 's/^CUDA device 0: (.*) \(compute capability.*/\1/' <<<"$device_line")
+    sm_count=$(sed -E 's/.*, ([0-9]+) SMs,.*/\1/' <<<"$device_line")
+    ok=1
+    for side in on off; do
+      mkdir -p "$out/large-batch/$side"
+      MARLIN_LARGE_BATCH=$side timeout 300 build/bench/marlin_bench_dense --m 128 256 512 1024 \
+          --out-dir "$out/large-batch/$side" >"$out/large-batch/$side/bench.log" 2>&1 || ok=0
+    done
+    gpu_file=$(basename "$(ls "$out"/large-batch/off/*-dense.csv 2>/dev/null | head -1)" -dense.csv)
+    if [ "$ok" = 1 ] && [ -n "$gpu_file" ] && [[ "$sm_count" =~ ^[0-9]+$ ]] &&
+       python3 bench/large_batch_report.py --on "$out/large-batch/on/$gpu_file-dense.csv" \
+           --off "$out/large-batch/off/$gpu_file-dense.csv" --sm-count "$sm_count" \
+           --device "$device_name" --tree "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+           -o "$out/$gpu_file-large-batch" >"$out/large-batch/report.log" 2>&1; then
+      result[bench-large-batch]="ok"
+    else
+      result[bench-large-batch]="FAILED (see large-batch/*/bench.log, report.log)"
+    fi
+  fi
 fi
 
 if [ -n "$compare_dir" ] && [ "${result[build]}" != FAILED ]; then
@@ -181,6 +211,11 @@ tail -60 "$out/bench-pdl.log" 2>/dev/null | sed -n '/^|/p' | head -60
 grep -A12 -i "^## Targets" "$out"/*-dense-variants.md 2>/dev/null | head -14
 echo "-- variants with static_weights:"
 grep -A12 -i "^## Targets" "$out"/*-dense-variants-pdl.md 2>/dev/null | head -14
+if [ "$large_batch" = 1 ]; then
+  echo "-- large-batch kernel (on / off), summed per model:"
+  sed -n '/^## Summed per model: speedup/,/^## Summed per model with/p' "$out"/*-large-batch.md \
+    2>/dev/null | grep '^| [a-z]'
+fi
 if [ -n "$compare_dir" ]; then
   for round in 1 2; do
     for side in baseline candidate; do
@@ -196,6 +231,11 @@ echo
 echo "== gpu-check summary ($(head -2 "$out/gpu.txt" | tail -1)) =="
 printf '| %-20s | %s\n' step result
 for key in build ptxas tests sanitizer-memcheck sanitizer-racecheck bench bench-pdl bench-variants \
-    bench-variants-pdl compare; do
+    bench-variants-pdl bench-large-batch compare; do
   [ -n "${result[$key]:-}" ] && printf '| %-20s | %s\n' "$key" "${result[$key]}"
 done
+if [ "$large_batch" = 1 ]; then
+  tar -czf /tmp/gpu-check-results.tgz -C "$out" . &&
+    find "$out" -mindepth 1 -delete && mv /tmp/gpu-check-results.tgz "$out/" &&
+    echo "(results and logs: $out/gpu-check-results.tgz)"
+fi
