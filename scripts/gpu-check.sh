@@ -168,10 +168,11 @@ if [ "${result[build]}" != FAILED ]; then
           --out-dir "$out/large-batch/$side" >"$out/large-batch/$side/bench.log" 2>&1 || ok=0
     done
     gpu_file=$(basename "$(ls "$out"/large-batch/off/*-dense.csv 2>/dev/null | head -1)" -dense.csv)
+    tree=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
     if [ "$ok" = 1 ] && [ -n "$gpu_file" ] && [[ "$sm_count" =~ ^[0-9]+$ ]] &&
        python3 bench/large_batch_report.py --on "$out/large-batch/on/$gpu_file-dense.csv" \
            --off "$out/large-batch/off/$gpu_file-dense.csv" --sm-count "$sm_count" \
-           --device "$device_name" --tree "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+           --device "$device_name" --tree "$tree" \
            -o "$out/$gpu_file-large-batch" >"$out/large-batch/report.log" 2>&1; then
       result[bench-large-batch]="ok"
     else
