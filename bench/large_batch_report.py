@@ -2,8 +2,9 @@
 """The large-batch kernel against the dense kernel and FP16 cuBLASLt, from two runs of
 marlin_bench_dense in one device call: MARLIN_LARGE_BATCH=on (every layer the large-batch kernel
 can run takes it) and =off (every layer on the dense kernel). Writes OUT.csv (the rows of both
-runs; the forced-on rows renamed marlin_large_batch_fp16_int4) and OUT.md (sums per model, the
-dispatcher's mix, every layer with its tile count and wave fill).
+runs; the forced-on rows renamed marlin_large_batch_fp16_int4), OUT.md (sums per model, the
+dispatcher's mix, every layer with its tile count and wave fill) and, with matplotlib, OUT.png
+(each layer's large-batch / dense time against the waves of SMs its tiles fill).
 
     python3 bench/large_batch_report.py --on ON.csv --off OFF.csv --sm-count 132 \\
         --device "NVIDIA H100 80GB HBM3" --tree 15d7b15 -o bench/results/<date>-<gpu>-large-batch
@@ -119,6 +120,40 @@ def report(on, off, sm_count, device, tree):
     return "\n".join(lines) + "\n"
 
 
+def write_plot(path, on, off, sm_count, device):
+    """Each layer's time ratio against its tiles / SMs; the rule's picks filled. False without
+    matplotlib (the CSV and markdown are the results; the plot is a convenience)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    ms = sorted({key[3] for key in off if key in on and key[3] >= ROWS})
+    for index, m in enumerate(ms):
+        keys = [key for key in off if key in on and key[3] == m]
+        for taken in (True, False):
+            chosen = [key for key in keys if dispatcher_takes_large(m, key[2], sm_count) == taken]
+            if not chosen:
+                continue
+            axes.scatter([tiles_of(m, key[2]) / sm_count for key in chosen],
+                         [float(on[key]["time_us"]) / float(off[key]["time_us"]) for key in chosen],
+                         color=f"C{index}", marker="o", facecolors=None if taken else "none",
+                         label=f"m={m}" + (" (dispatcher: large-batch)" if taken else ""))
+    axes.axhline(1.0, color="gray", linestyle="--", linewidth=0.8)
+    axes.set_xscale("log", base=2)
+    axes.set_yscale("log", base=2)
+    axes.set_xlabel(f"128 x 256 tiles / SMs ({sm_count}): waves of the large-batch kernel")
+    axes.set_ylabel("large-batch time / dense time")
+    axes.set_title(f"Large-batch vs dense kernel per layer, {device}")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return True
+
+
 def write_csv(path, on, off):
     fields = list(next(iter(off.values())).keys())
     with open(path, "w", newline="") as f:
@@ -145,7 +180,9 @@ def main():
     write_csv(args.output + ".csv", on, off)
     with open(args.output + ".md", "w") as f:
         f.write(report(on, off, args.sm_count, args.device, args.tree))
-    print(f"wrote {args.output}.csv and {args.output}.md")
+    plotted = write_plot(args.output + ".png", on, off, args.sm_count, args.device)
+    print(f"wrote {args.output}.csv and {args.output}.md" +
+          (f" and {args.output}.png" if plotted else " (no matplotlib: no plot)"))
 
 
 if __name__ == "__main__":
