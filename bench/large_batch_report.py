@@ -15,6 +15,7 @@ to at least 95%. Keep the two in step.
 """
 import argparse
 import csv
+import os
 from collections import defaultdict
 
 ROWS, TILE_N = 128, 256
@@ -178,9 +179,12 @@ def main():
     if not on or not off:
         raise SystemExit("large_batch_report: no marlin_dense_fp16_int4 rows in --on or --off")
     write_csv(args.output + ".csv", on, off)
+    plotted = write_plot(args.output + ".png", on, off, args.sm_count, args.device)
     with open(args.output + ".md", "w") as f:
         f.write(report(on, off, args.sm_count, args.device, args.tree))
-    plotted = write_plot(args.output + ".png", on, off, args.sm_count, args.device)
+        if plotted:
+            name = os.path.basename(args.output)
+            f.write(f"\n![large-batch / dense time per layer against waves]({name}.png)\n")
     print(f"wrote {args.output}.csv and {args.output}.md" +
           (f" and {args.output}.png" if plotted else " (no matplotlib: no plot)"))
 
