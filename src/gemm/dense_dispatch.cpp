@@ -156,13 +156,15 @@ const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma) {
   return *forced;
 }
 
-bool choose_large_batch(int m, int n, DType activation, QuantScheme scheme, bool wgmma,
-                        int sm_count, std::optional<bool> forced) {
-  const bool runs = wgmma &&
-                    kernels::large_batch::find_large_batch_kernel(activation, scheme) != nullptr &&
-                    n % kernels::large_batch::kLargeBatchTileN == 0;
-  if (!runs || forced == false) return false;
-  if (forced == true) return true;
+const kernels::large_batch::LargeBatchKernelEntry* choose_large_batch(
+    int m, int n, DType activation, QuantScheme scheme, bool wgmma, int sm_count,
+    std::optional<bool> forced) {
+  const kernels::large_batch::LargeBatchKernelEntry* const large =
+      wgmma && n % kernels::large_batch::kLargeBatchTileN == 0
+          ? kernels::large_batch::find_large_batch_kernel(activation, scheme)
+          : nullptr;
+  if (large == nullptr || forced == false) return nullptr;
+  if (forced == true) return large;
   const long long tiles =
       static_cast<long long>((m + kernels::large_batch::kLargeBatchRows - 1) /
                              kernels::large_batch::kLargeBatchRows) *
@@ -174,7 +176,7 @@ bool choose_large_batch(int m, int n, DType activation, QuantScheme scheme, bool
   // 0.82-1.00x (...-nvidia-h100-80gb-hbm3-large-batch.md). bench/large_batch_report.py applies
   // this rule to its tables: keep the two in step.
   const long long waves = (tiles + sm_count - 1) / sm_count;
-  return m > 128 && waves <= 2 && tiles * 20 >= waves * sm_count * 19;
+  return m > 128 && waves <= 2 && tiles * 20 >= waves * sm_count * 19 ? large : nullptr;
 }
 
 std::optional<bool> large_batch_override() {

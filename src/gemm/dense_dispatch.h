@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/dense/dense_launch.h"
+#include "kernels/large_batch/large_batch_launch.h"
 #include "marlin/dtype.h"
 #include "marlin/quant.h"
 
@@ -50,10 +51,11 @@ const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma);
 // shared memory) takes the GEMM instead of the dense kernel. It exists for sm_90a, every format
 // of the dense kernel and n a multiple of 256, and computes whole 128 x 256 tiles without
 // splitting k, one block an SM at a time, so it is chosen for m > 128 where the tiles fill one
-// or two waves of the SMs to at least 95%.
+// or two waves of the SMs to at least 95%. Returns its entry, or null for the dense kernel.
 // `forced`: the environment's choice (large_batch_override), nullopt for none.
-bool choose_large_batch(int m, int n, DType activation, QuantScheme scheme, bool wgmma,
-                        int sm_count, std::optional<bool> forced);
+const kernels::large_batch::LargeBatchKernelEntry* choose_large_batch(
+    int m, int n, DType activation, QuantScheme scheme, bool wgmma, int sm_count,
+    std::optional<bool> forced);
 
 // MARLIN_LARGE_BATCH (read once per process): "on" takes the large-batch kernel wherever it can
 // run (any m, for sweeps), "off" never; unset or empty: no override, unless MARLIN_DENSE_CONFIG

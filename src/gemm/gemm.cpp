@@ -178,14 +178,12 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   params.n = w.n;
   params.k = w.k;
   params.group_shift = w.group_size == kPerChannel ? 31 : log2_of_power_of_two(w.group_size);
-  if (gemm_detail::choose_large_batch(args.m, w.n, args.activation_dtype, w.scheme, wgmma,
-                                      sm_count, gemm_detail::large_batch_override())) {
-    const kernels::large_batch::LargeBatchKernelEntry& large =
-        *kernels::large_batch::find_large_batch_kernel(args.activation_dtype, w.scheme);
-    if (shared_limit >= large.shared_bytes && large.fits(device)) {
-      large.launch(params, programmatic, stream);
-      return;
-    }
+  const kernels::large_batch::LargeBatchKernelEntry* const large =
+      gemm_detail::choose_large_batch(args.m, w.n, args.activation_dtype, w.scheme, wgmma,
+                                      sm_count, gemm_detail::large_batch_override());
+  if (large != nullptr && shared_limit >= large->shared_bytes && large->fits(device)) {
+    large->launch(params, programmatic, stream);
+    return;
   }
   params.arrivals = reinterpret_cast<int*>(base);
   params.partials = reinterpret_cast<float*>(partials);
