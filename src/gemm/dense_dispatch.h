@@ -47,11 +47,11 @@ void check_dense_config_runs(const DenseConfig& config, int m, bool wgmma);
 // choose_dense_config's.
 const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma);
 
-// Whether the large-batch kernel (kernels/large_batch: warp-specialized, both wgmma operands in
-// shared memory) takes the GEMM instead of the dense kernel. It exists for sm_90a, every format
-// of the dense kernel and n a multiple of 256, and computes whole 128 x 256 tiles without
-// splitting k, one block an SM at a time, so it is chosen for m > 128 where the tiles fill one
-// or two waves of the SMs to at least 95%. Returns its entry, or null for the dense kernel.
+// Whether the large-batch kernel (kernels/large_batch: warp-specialized, a loader thread and two
+// warpgroups that dequantize into wgmma's register operand) takes the GEMM instead of the dense
+// kernel. It exists for sm_90a, every format of the dense kernel and n a multiple of 256, and
+// computes whole 128 x 256 tiles without splitting k, one block an SM at a time, so it is chosen
+// for m > 128 where the tiles fill one or two waves of the SMs to at least 95%. Returns its entry, or null for the dense kernel.
 // `forced`: the environment's choice (large_batch_override), nullopt for none.
 const kernels::large_batch::LargeBatchKernelEntry* choose_large_batch(
     int m, int n, DType activation, QuantScheme scheme, bool wgmma, int sm_count,

@@ -145,46 +145,6 @@ MARLIN_DEFINE_WGMMA(Bf16, "bf16")
 #undef MARLIN_WGMMA_N32_OPERANDS
 #undef MARLIN_WGMMA_INPUTS
 
-// d[j] += A * B for one 64 x 128 x 16 step with both operands in shared memory (K-major, 128-byte
-// swizzle, k_major_swizzle128_descriptor): A the warpgroup's 64 rows, B 128 rows of N. A warp
-// holds 16 fragments (64 fp32 registers). (The 256-wide instruction would need 128 accumulator
-// registers in one instruction: more than a thread of a 512-thread block starts with.)
-template <class E>
-__device__ __forceinline__ void wgmma_m64n128k16_ss(FragmentC (&d)[16], std::uint64_t a_descriptor,
-                                                    std::uint64_t b_descriptor);
-
-#if MARLIN_WGMMA_AVAILABLE
-// D registers %0-%63, the descriptors %64 and %65, scale-d %66 (1: accumulate into D); scales of
-// A and B 1, neither transposed (both K-major).
-#define MARLIN_WGMMA_SS_N128_OPERANDS \
-  "{" \
-  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
-  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
-  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
-  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63" \
-  "}, %64, %65, accumulate, 1, 1, 0, 0;\n}\n"
-#define MARLIN_DEFINE_WGMMA_SS(ElementTag, ptx_type)                                          \
-  template <>                                                                                 \
-  __device__ __forceinline__ void wgmma_m64n128k16_ss<ElementTag>(                            \
-      FragmentC(&d)[16], std::uint64_t a_descriptor, std::uint64_t b_descriptor) {            \
-    asm volatile("{\n.reg .pred accumulate;\nsetp.ne.b32 accumulate, %66, 0;\n"              \
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." ptx_type "." ptx_type " "     \
-                 MARLIN_WGMMA_SS_N128_OPERANDS                                                \
-                 : MARLIN_WGMMA_D8(0), MARLIN_WGMMA_D8(8)                                     \
-                 : "l"(a_descriptor), "l"(b_descriptor), "n"(1));                             \
-  }
-#else
-#define MARLIN_DEFINE_WGMMA_SS(ElementTag, ptx_type)                                          \
-  template <>                                                                                 \
-  __device__ __forceinline__ void wgmma_m64n128k16_ss<ElementTag>(                            \
-      FragmentC(&)[16], std::uint64_t, std::uint64_t) {                                       \
-    __trap();                                                                                 \
-  }
-#endif
-MARLIN_DEFINE_WGMMA_SS(Fp16, "f16")
-MARLIN_DEFINE_WGMMA_SS(Bf16, "bf16")
-#undef MARLIN_DEFINE_WGMMA_SS
-#undef MARLIN_WGMMA_SS_N128_OPERANDS
 #undef MARLIN_WGMMA_D8
 #undef MARLIN_WGMMA_D
 

@@ -36,6 +36,7 @@
 #include "kernels/dense/dense_epilogue.cuh"
 #include "kernels/dense/dense_format.h"
 #include "kernels/dense/dense_params.h"
+#include "kernels/large_batch/weight_fragment.h"
 
 namespace marlin::kernels::large_batch {
 
@@ -127,40 +128,37 @@ __device__ __forceinline__ void load_stage(const DenseParams& p, const CUtensorM
 }
 
 // The lane's wgmma A fragment of W^T's 16 x 16 block `quarter` of 64-column tile `tile` at k16
-// step `band` of a stage, dequantized and scaled: columns 64 tile + 16 quarter + g (+ 8), k pairs
-// 2r, 2r + 8 (g = lane / 4, r = lane % 4). In the packed tile these are column groups 2 quarter
-// and 2 quarter + 1 of the lane's chunk; their scales (and zero bytes) sit side by side, since a
-// packed scale row stores each lane's 8 columns together.
+// step `band` of a stage, dequantized and scaled (weight_fragment.h has which weights).
 template <class F>
 __device__ __forceinline__ ptx::FragmentA weight_block(const std::uint8_t* stage, int band,
                                                        int tile, int quarter, int lane,
                                                        int scale_row) {
+  using S = LargeBatchShape;
   using L = LargeBatchLayout<F>;
   using E = dense::ElementOf<F::kActivation>;
-  const std::uint8_t* const chunk =
-      stage + L::kCodeOffset + (band * 4 + tile) * 512 * F::kChunksPerLane + lane * 16;
-  const int g = lane / 4;
-  ptx::FragmentB low;   // column group 2 quarter
-  ptx::FragmentB high;  // column group 2 quarter + 1
+  const std::uint8_t* const codes =
+      stage + L::kCodeOffset + fragment_code_offset<F::kBits>(band, tile, quarter, lane);
+  ptx::FragmentB low;   // a0, a2: column group 2 quarter of the packed tile
+  ptx::FragmentB high;  // a1, a3: column group 2 quarter + 1
   if constexpr (F::kBits == 4) {
     ptx::ZeroTerms zero[2] = {ptx::symmetric_zero_terms<E>(), ptx::symmetric_zero_terms<E>()};
     if constexpr (F::kHasZeros) {
       const std::uint32_t zero_pair = *reinterpret_cast<const std::uint16_t*>(
-          stage + L::kZeroOffset + scale_row * 256 + tile * 64 + g * 8 + 2 * quarter);
+          stage + L::kZeroOffset + scale_row * S::kTileN +
+          fragment_zero_offset(tile, quarter, lane));
       zero[0] = ptx::zero_terms<E>(zero_pair, 0);
       zero[1] = ptx::zero_terms<E>(zero_pair, 1);
     }
-    const std::uint32_t word = reinterpret_cast<const std::uint32_t*>(chunk)[quarter];
-    ptx::dequant_int4_word<E>(word, zero[0], zero[1], low, high);
+    ptx::dequant_int4_word<E>(*reinterpret_cast<const std::uint32_t*>(codes), zero[0], zero[1],
+                              low, high);
   } else {
-    // INT8: column group j is word j % 4 of the lane's chunk in half j / 4 of the tile.
-    const uint2 words =
-        reinterpret_cast<const uint2*>(chunk + (quarter / 2) * 512)[quarter % 2];
+    const uint2 words = *reinterpret_cast<const uint2*>(codes);
     ptx::dequant_int8_word<E>(words.x, low);
     ptx::dequant_int8_word<E>(words.y, high);
   }
   const std::uint32_t scale_pair = *reinterpret_cast<const std::uint32_t*>(
-      stage + L::kScaleOffset + scale_row * 512 + tile * 128 + g * 16 + 4 * quarter);
+      stage + L::kScaleOffset + scale_row * S::kTileN * 2 +
+      fragment_scale_offset(tile, quarter, lane));
   const auto* scales = reinterpret_cast<const typename E::Scalar*>(&scale_pair);
   ptx::scale_fragment<E>(low, scales[0]);
   ptx::scale_fragment<E>(high, scales[1]);
