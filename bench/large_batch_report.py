@@ -4,21 +4,22 @@ marlin_bench_dense in one device call: MARLIN_LARGE_BATCH=on (every layer the la
 can run takes it) and =off (every layer on the dense kernel). Writes OUT.csv (the rows of both
 runs; the forced-on rows renamed marlin_large_batch_fp16_int4), OUT.md (sums per model, the
 dispatcher's mix, every layer with its tile count and wave fill) and, with matplotlib, OUT.png
-(each layer's large-batch / dense time against the waves of SMs its tiles fill).
+(each layer's large-batch / dense time against the waves of SMs its blocks fill).
 
     python3 bench/large_batch_report.py --on ON.csv --off OFF.csv --sm-count 132 \\
         --device "NVIDIA H100 80GB HBM3" --tree 15d7b15 -o bench/results/<date>-<gpu>-large-batch
 
 The "dispatcher" column applies choose_large_batch's rule (src/gemm/dense_dispatch.cpp) to the
-layer: m > 128, n a multiple of 256, and the 128 x 256 tiles filling one or two waves of the SMs
-to at least 95%. Keep the two in step.
+layer: m >= 128, n a multiple of 256, and the blocks (128 x 256 tiles times the shares of k that
+large_batch_splits picks) filling their waves of the SMs to at least 2/3. Keep the two in step.
 """
 import argparse
 import csv
 import os
 from collections import defaultdict
 
-ROWS, TILE_N = 128, 256
+ROWS, TILE_N, TILE_K = 128, 256, 64
+MAX_SPLITS, MIN_SPLIT_STEPS = 8, 8
 LARGE, DENSE = "marlin_large_batch_fp16_int4", "marlin_dense_fp16_int4"
 
 
@@ -30,12 +31,31 @@ def waves_of(tiles, sm_count):
     return -(-tiles // sm_count)
 
 
-def dispatcher_takes_large(m, n, sm_count):
-    if n % TILE_N != 0 or m <= ROWS:
-        return False
+def splits_of(tiles, k, sm_count):
+    """large_batch_splits: the shares of k with the fewest waves per share, at most two waves."""
+    steps, best = k // TILE_K, 1
+    for s in range(2, MAX_SPLITS + 1):
+        if s * MIN_SPLIT_STEPS > steps or tiles * s > 2 * sm_count:
+            break
+        if waves_of(tiles * s, sm_count) * best < waves_of(tiles * best, sm_count) * s:
+            best = s
+    return best
+
+
+def blocks_of(m, k, n, sm_count):
     tiles = tiles_of(m, n)
-    waves = waves_of(tiles, sm_count)
-    return waves <= 2 and tiles * 20 >= waves * sm_count * 19
+    return tiles * splits_of(tiles, k, sm_count)
+
+
+def fill_of(blocks, sm_count):
+    return blocks / (waves_of(blocks, sm_count) * sm_count)
+
+
+def dispatcher_takes_large(m, k, n, sm_count):
+    if n % TILE_N != 0 or m < ROWS:
+        return False
+    blocks = blocks_of(m, k, n, sm_count)
+    return 3 * blocks >= 2 * waves_of(blocks, sm_count) * sm_count
 
 
 def load(path):
@@ -65,7 +85,7 @@ def report(on, off, sm_count, device, tree):
         entry = sums[model][m]
         entry[0] += large
         entry[1] += dense
-        entry[2] += large if dispatcher_takes_large(m, n, sm_count) else dense
+        entry[2] += large if dispatcher_takes_large(m, key[1], n, sm_count) else dense
         entry[3] += float(off[key]["fp16_cublas_us"])
         entry[4] += float(on[key]["fp16_cublas_us"])
     head = "| model | " + " | ".join(f"m={m}" for m in ms) + " |"
@@ -79,9 +99,9 @@ def report(on, off, sm_count, device, tree):
         "layer it can run on the large-batch kernel) and `off` (every layer on the dense kernel). "
         "Plain launches, group 128, CUDA graphs over weights rotated beyond 2x L2, medians.",
         f"- `{LARGE}` rows: forced on; `{DENSE}` rows: forced off.",
-        "- The dispatcher (`choose_large_batch`) takes the large-batch kernel for m > 128 where "
-        f"the 128 x 256 tiles fill one or two waves of the {sm_count} SMs to at least 95%: the "
-        "last column.",
+        "- The dispatcher (`choose_large_batch`) takes the large-batch kernel for m >= 128 where "
+        "its blocks (128 x 256 tiles, each split into the shares of k in the table) fill their "
+        f"waves of the {sm_count} SMs to at least 2/3: the last column.",
         "",
         "## Summed per model: speedup over FP16 cuBLASLt, large-batch / dense",
         "",
@@ -106,23 +126,24 @@ def report(on, off, sm_count, device, tree):
         "",
         "## Per layer: large-batch time / dense time (below 1: the large-batch kernel is faster)",
         "",
-        "| model | k | n | m | tiles | last wave full | large-batch us | dense us | ratio | "
-        "dispatcher |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| model | k | n | m | tiles | shares of k | waves full | large-batch us | dense us | "
+        "ratio | dispatcher |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for key in sorted(layers, key=lambda key: (key[3], models.index(key[0]), key[2], key[1])):
         model, k, n, m = key
         large, dense = float(on[key]["time_us"]), float(off[key]["time_us"])
         tiles = tiles_of(m, n)
-        fill = tiles / (waves_of(tiles, sm_count) * sm_count)
-        choice = "large-batch" if dispatcher_takes_large(m, n, sm_count) else "dense"
-        lines.append(f"| {model} | {k} | {n} | {m} | {tiles} | {fill:.0%} | {large:.1f} | "
-                     f"{dense:.1f} | {large / dense:.3f} | {choice} |")
+        splits = splits_of(tiles, k, sm_count)
+        fill = fill_of(tiles * splits, sm_count)
+        choice = "large-batch" if dispatcher_takes_large(m, k, n, sm_count) else "dense"
+        lines.append(f"| {model} | {k} | {n} | {m} | {tiles} | {splits} | {fill:.0%} | "
+                     f"{large:.1f} | {dense:.1f} | {large / dense:.3f} | {choice} |")
     return "\n".join(lines) + "\n"
 
 
 def write_plot(path, on, off, sm_count, device):
-    """Each layer's time ratio against its tiles / SMs; the rule's picks filled. False without
+    """Each layer's time ratio against its blocks / SMs; the rule's picks filled. False without
     matplotlib (the CSV and markdown are the results; the plot is a convenience)."""
     try:
         import matplotlib
@@ -135,17 +156,19 @@ def write_plot(path, on, off, sm_count, device):
     for index, m in enumerate(ms):
         keys = [key for key in off if key in on and key[3] == m]
         for taken in (True, False):
-            chosen = [key for key in keys if dispatcher_takes_large(m, key[2], sm_count) == taken]
+            chosen = [key for key in keys
+                      if dispatcher_takes_large(m, key[1], key[2], sm_count) == taken]
             if not chosen:
                 continue
-            axes.scatter([tiles_of(m, key[2]) / sm_count for key in chosen],
+            axes.scatter([blocks_of(m, key[1], key[2], sm_count) / sm_count for key in chosen],
                          [float(on[key]["time_us"]) / float(off[key]["time_us"]) for key in chosen],
                          color=f"C{index}", marker="o", facecolors=None if taken else "none",
                          label=f"m={m}" + (" (dispatcher: large-batch)" if taken else ""))
     axes.axhline(1.0, color="gray", linestyle="--", linewidth=0.8)
     axes.set_xscale("log", base=2)
     axes.set_yscale("log", base=2)
-    axes.set_xlabel(f"128 x 256 tiles / SMs ({sm_count}): waves of the large-batch kernel")
+    axes.set_xlabel(f"blocks (tiles x shares of k) / SMs ({sm_count}): waves of the "
+                    "large-batch kernel")
     axes.set_ylabel("large-batch time / dense time")
     axes.set_title(f"Large-batch vs dense kernel per layer, {device}")
     axes.grid(True, which="both", alpha=0.3)

@@ -156,27 +156,39 @@ const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma) {
   return *forced;
 }
 
-const kernels::large_batch::LargeBatchKernelEntry* choose_large_batch(
-    int m, int n, DType activation, QuantScheme scheme, bool wgmma, int sm_count,
-    std::optional<bool> forced) {
-  const kernels::large_batch::LargeBatchKernelEntry* const large =
-      wgmma && n % kernels::large_batch::kLargeBatchTileN == 0
-          ? kernels::large_batch::find_large_batch_kernel(activation, scheme)
-          : nullptr;
-  if (large == nullptr || forced == false) return nullptr;
-  if (forced == true) return large;
+int large_batch_splits(long long tiles, int k_steps, int sm_count) {
+  const auto waves = [&](long long blocks) { return (blocks + sm_count - 1) / sm_count; };
+  int best = 1;
+  for (int s = 2; s <= kLargeBatchMaxSplits && s * kLargeBatchMinSplitSteps <= k_steps; ++s) {
+    if (tiles * s > 2LL * sm_count) break;
+    // waves(tiles s) / s < waves(tiles best) / best, in integers
+    if (waves(tiles * s) * best < waves(tiles * best) * s) best = s;
+  }
+  return best;
+}
+
+LargeBatchPlan choose_large_batch(int m, int n, int k, DType activation, QuantScheme scheme,
+                                  bool wgmma, int sm_count, std::optional<bool> forced) {
+  namespace lb = kernels::large_batch;
+  const lb::LargeBatchKernelEntry* const large =
+      wgmma && n % lb::kLargeBatchTileN == 0 ? lb::find_large_batch_kernel(activation, scheme)
+                                             : nullptr;
+  if (large == nullptr || forced == false) return {};
   const long long tiles =
-      static_cast<long long>((m + kernels::large_batch::kLargeBatchRows - 1) /
-                             kernels::large_batch::kLargeBatchRows) *
-      (n / kernels::large_batch::kLargeBatchTileN);
-  // Measured on an H200 (2026-11-27, bench/results/2026-11-27-nvidia-h200-large-batch.md): in
-  // one or two waves of tiles at least 95% full, the large-batch kernel took 0.83-1.00x the dense
-  // kernel's time (9 layers at m = 256-1024); in more such waves 0.98-1.03x, where the dense
-  // kernel's stripes stay; in emptier waves up to 2.6x. On an H100 the same 9 layers took
-  // 0.82-1.00x (...-nvidia-h100-80gb-hbm3-large-batch.md). bench/large_batch_report.py applies
-  // this rule to its tables: keep the two in step.
-  const long long waves = (tiles + sm_count - 1) / sm_count;
-  return m > 128 && waves <= 2 && tiles * 20 >= waves * sm_count * 19 ? large : nullptr;
+      static_cast<long long>((m + lb::kLargeBatchRows - 1) / lb::kLargeBatchRows) *
+      (n / lb::kLargeBatchTileN);
+  const int splits = large_batch_splits(tiles, k / lb::kLargeBatchTileK, sm_count);
+  if (forced == true) return {large, splits};
+  // Measured on an H200 (2026-11-27, docs/dense-kernel-notes.md v14): with k whole, wherever the
+  // tiles filled their waves to 65% or more the large-batch kernel took 0.62-0.93x the dense
+  // kernel's time (m = 128-1024, every 7B, 8B, 70B and `large` layer); at 61% 0.93-1.02x, at 48%
+  // and less 1.13-3.8x. bench/large_batch_report.py applies this rule to its tables: keep the
+  // two in step.
+  const long long blocks = tiles * splits;
+  const long long waves = (blocks + sm_count - 1) / sm_count;
+  return m >= kLargeBatchMinRows && 3 * blocks >= 2 * waves * sm_count
+             ? LargeBatchPlan{large, splits}
+             : LargeBatchPlan{};
 }
 
 std::optional<bool> large_batch_override() {
@@ -244,6 +256,12 @@ DenseWorkspaceLayout dense_workspace_layout(int max_m, int n, int sm_count, int 
     const std::size_t slot_rows = static_cast<std::size_t>(std::min(max_m, config.rows));
     partial_floats = std::max(partial_floats, 2 * blocks * slot_rows * config.tile_n);
   }
+  // The large-batch kernel with k split: 2 counters a tile (split only below one wave of tiles)
+  // and 2 x sm_count share slots of min(m, 128) x 256.
+  const std::size_t sms = static_cast<std::size_t>(sm_count);
+  const std::size_t large_rows = static_cast<std::size_t>(std::min(max_m, 128));
+  slices = std::max(slices, 2 * sms);
+  partial_floats = std::max(partial_floats, 2 * sms * large_rows * 256);
   return {round_up(slices * sizeof(int)), round_up(partial_floats * sizeof(float)),
           round_up(static_cast<std::size_t>(max_m) * std::max(max_act_order_k, 0) * 2)};
 }

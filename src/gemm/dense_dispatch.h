@@ -47,15 +47,31 @@ void check_dense_config_runs(const DenseConfig& config, int m, bool wgmma);
 // choose_dense_config's.
 const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma);
 
+// Into how many shares of k the large-batch kernel splits each of `tiles` output tiles, for k
+// `k_steps` x 64, on sm_count SMs: the blocks' time is about waves(tiles x s) / s tiles' worth,
+// and the smallest wins (fewer shares on ties), with at most kLargeBatchMaxSplits shares of at
+// least kLargeBatchMinSplitSteps steps and at most two waves of blocks once split (the workspace
+// holds 2 x sm_count shares).
+constexpr int kLargeBatchMaxSplits = 8;
+constexpr int kLargeBatchMinSplitSteps = 8;
+int large_batch_splits(long long tiles, int k_steps, int sm_count);
+
+// The large-batch kernel's plan for a GEMM: its entry (null: the dense kernel takes the GEMM) and
+// the shares of k.
+struct LargeBatchPlan {
+  const kernels::large_batch::LargeBatchKernelEntry* kernel = nullptr;
+  int splits = 1;
+};
+
 // Whether the large-batch kernel (kernels/large_batch: warp-specialized, a loader thread and two
 // warpgroups that dequantize into wgmma's register operand) takes the GEMM instead of the dense
 // kernel. It exists for sm_90a, every format of the dense kernel and n a multiple of 256, and
-// computes whole 128 x 256 tiles without splitting k, one block an SM at a time, so it is chosen
-// for m > 128 where the tiles fill one or two waves of the SMs to at least 95%. Returns its entry, or null for the dense kernel.
+// computes 128 x 256 tiles, k split as large_batch_splits says, one block an SM at a time. It is
+// chosen for m >= kLargeBatchMinRows where its blocks fill their waves of SMs to at least 2/3.
 // `forced`: the environment's choice (large_batch_override), nullopt for none.
-const kernels::large_batch::LargeBatchKernelEntry* choose_large_batch(
-    int m, int n, DType activation, QuantScheme scheme, bool wgmma, int sm_count,
-    std::optional<bool> forced);
+constexpr int kLargeBatchMinRows = 128;
+LargeBatchPlan choose_large_batch(int m, int n, int k, DType activation, QuantScheme scheme,
+                                  bool wgmma, int sm_count, std::optional<bool> forced);
 
 // MARLIN_LARGE_BATCH (read once per process): "on" takes the large-batch kernel wherever it can
 // run (any m, for sweeps), "off" never; unset or empty: no override, unless MARLIN_DENSE_CONFIG

@@ -178,15 +178,16 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   params.n = w.n;
   params.k = w.k;
   params.group_shift = w.group_size == kPerChannel ? 31 : log2_of_power_of_two(w.group_size);
-  const kernels::large_batch::LargeBatchKernelEntry* const large =
-      gemm_detail::choose_large_batch(args.m, w.n, args.activation_dtype, w.scheme, wgmma,
-                                      sm_count, gemm_detail::large_batch_override());
-  if (large != nullptr && shared_limit >= large->shared_bytes && large->fits(device)) {
-    large->launch(params, programmatic, stream);
-    return;
-  }
   params.arrivals = reinterpret_cast<int*>(base);
   params.partials = reinterpret_cast<float*>(partials);
+  const gemm_detail::LargeBatchPlan large =
+      gemm_detail::choose_large_batch(args.m, w.n, w.k, args.activation_dtype, w.scheme, wgmma,
+                                      sm_count, gemm_detail::large_batch_override());
+  if (large.kernel != nullptr && shared_limit >= large.kernel->shared_bytes &&
+      large.kernel->fits(device)) {
+    large.kernel->launch(params, large.splits, programmatic, stream);
+    return;
+  }
   params.slot_rows = std::min(args.m, config.rows);
   params.m_chunks = (args.m + config.rows - 1) / config.rows;
   params.n_tiles = (w.n + config.tile_n - 1) / config.tile_n;

@@ -80,9 +80,11 @@ std::vector<Problem> shape_sweep() {
   // group 32 changes scales mid-stage.
   problems.push_back({65, 256, 32832, 32});
   problems.push_back({130, 256, 8256, 32});
-  // Hopper's large-batch kernel (m > 128 with 128 x 256 tiles filling one or two waves of 132
-  // SMs to 95% or more; the 4096 x 4096 layer at m = 1000 above takes it too): a last m tile of
-  // one row, of 44 rows, groups of 32 (two scale rows a stage), 64 and per-channel.
+  // Hopper's large-batch kernel (m >= 128 with its blocks filling their waves of 132 SMs to 2/3
+  // or more). Above, k split in shares: 4096 x 4096 at m = 128 (8 shares), 256 (4), 11008 x 4096
+  // and per-channel 4096 x 4096 at m = 200 (4, a last m tile of 72 rows); k whole: 4096 x 4096
+  // at m = 1000 and 4096, 4096 x 12288 at m = 200. Here, k whole: a last m tile of one row, of
+  // 44 rows, groups of 32 (two scale rows a stage), 64 and per-channel.
   problems.push_back({129, 256, 33792, 64});
   problems.push_back({257, 512, 21504, 128});
   problems.push_back({300, 1024, 22528, 32});
@@ -101,7 +103,9 @@ INSTANTIATE_TEST_SUITE_P(Sweep, DenseGemmShapes, ::testing::ValuesIn(shape_sweep
 
 TEST(DenseGemm, DeterministicBitwise) {
   MARLIN_REQUIRE_GPU();
-  for (const Problem& p : {Problem{7, 4096, 4096, 128}, Problem{100, 11008, 4096, 128}}) {
+  // (the last: the large-batch kernel with k in 4 shares, summed in share order)
+  for (const Problem& p : {Problem{7, 4096, 4096, 128}, Problem{100, 11008, 4096, 128},
+                           Problem{200, 11008, 4096, 128}}) {
     const testing::QuantizedLayer layer(layer_of(p), testing::ReferenceOn::kGpu, 99u);
     testing::GemmBatch batch(layer, p.m, /*accumulate=*/false, 100u);
     Workspace workspace(p.m, p.n);

@@ -317,39 +317,76 @@ TEST(GemmArgs, TheEnvironmentForcesOneConfiguration) {
   unsetenv("MARLIN_DENSE_CONFIG");
 }
 
-TEST(GemmArgs, LargeBatchesThatFillOneOrTwoWavesTakeTheLargeBatchKernel) {
+TEST(GemmArgs, FewLargeBatchTilesSplitKToFillTheSMs) {
+  // 132 SMs. Whole waves need no split: 128 tiles (one wave, 97%), 264 (two, full).
+  EXPECT_EQ(gemm_detail::large_batch_splits(128, 64, 132), 1);
+  EXPECT_EQ(gemm_detail::large_batch_splits(264, 64, 132), 1);
+  // 7B o_proj (k = 4096: 64 steps of 64) at m = 512: 64 tiles; two shares make one wave of 128.
+  EXPECT_EQ(gemm_detail::large_batch_splits(64, 64, 132), 2);
+  // At m = 256, 32 tiles: four shares (128 blocks); at m = 128, 16 tiles: eight (8 steps each).
+  EXPECT_EQ(gemm_detail::large_batch_splits(32, 64, 132), 4);
+  EXPECT_EQ(gemm_detail::large_batch_splits(16, 64, 132), 8);
+  // ...but no share shorter than 8 steps: k = 2048 (32 steps) splits 4 ways at most.
+  EXPECT_EQ(gemm_detail::large_batch_splits(16, 32, 132), 4);
+  EXPECT_EQ(gemm_detail::large_batch_splits(16, 7, 132), 1);
+  // 96 tiles (73% of a wave): 2 shares are 192 blocks in two waves, no faster; 3 exceed two
+  // waves. 40 tiles (70B qkv at m = 128): 3 shares, 120 blocks.
+  EXPECT_EQ(gemm_detail::large_batch_splits(96, 128, 132), 1);
+  EXPECT_EQ(gemm_detail::large_batch_splits(40, 128, 132), 3);
+  // Never more than two waves of blocks once split (the workspace's share slots).
+  for (long long tiles = 1; tiles <= 300; ++tiles) {
+    const int splits = gemm_detail::large_batch_splits(tiles, 1000, 132);
+    EXPECT_GE(splits, 1);
+    EXPECT_LE(splits, gemm_detail::kLargeBatchMaxSplits);
+    if (splits > 1) EXPECT_LE(tiles * splits, 264) << tiles;
+  }
+}
+
+TEST(GemmArgs, LargeBatchesThatFillTheirWavesTakeTheLargeBatchKernel) {
   const DType fp16 = DType::kFloat16;
   const QuantScheme sym4 = QuantScheme::kSymmetricInt4;
+  const auto plan = [&](int m, int n, int k) {
+    return gemm_detail::choose_large_batch(m, n, k, fp16, sym4, true, 132, std::nullopt);
+  };
   // On 132 SMs: 70B o_proj at m = 1024, 8 x 32 tiles of 128 x 256 (two waves, 97% full); the
-  // 4096 x 4096 layer at m = 1000 (one wave of 128: 97%).
-  EXPECT_TRUE(gemm_detail::choose_large_batch(1024, 8192, fp16, sym4, true, 132, std::nullopt));
-  EXPECT_TRUE(gemm_detail::choose_large_batch(1000, 4096, fp16, sym4, true, 132, std::nullopt));
-  // The edge: two waves on 132 SMs hold 264 tiles; 2 x 126 = 252 fill 95.5%, 2 x 125 = 250 94.7%.
-  EXPECT_TRUE(gemm_detail::choose_large_batch(200, 32256, fp16, sym4, true, 132, std::nullopt));
-  EXPECT_FALSE(gemm_detail::choose_large_batch(200, 32000, fp16, sym4, true, 132, std::nullopt));
-  // More than two waves stay on the dense kernel, however full (70B gate_up at m = 1024: 1792
-  // tiles, 14 waves, 97%); so do a last wave under 95%: 8B qkv at m = 1024 (192 tiles, 73%);
-  // 70B qkv at m = 512 (160, 61%); too few tiles (4096 x 4096 at m = 512: 64).
-  EXPECT_FALSE(gemm_detail::choose_large_batch(1024, 57344, fp16, sym4, true, 132, std::nullopt));
-  EXPECT_FALSE(gemm_detail::choose_large_batch(1024, 6144, fp16, sym4, true, 132, std::nullopt));
-  EXPECT_FALSE(gemm_detail::choose_large_batch(512, 10240, fp16, sym4, true, 132, std::nullopt));
-  EXPECT_FALSE(gemm_detail::choose_large_batch(512, 4096, fp16, sym4, true, 132, std::nullopt));
-  // m <= 128 stays on the dense kernel, however full the waves (2 x 132 tiles at m = 256).
-  EXPECT_FALSE(gemm_detail::choose_large_batch(128, 67584, fp16, sym4, true, 132, std::nullopt));
-  EXPECT_TRUE(gemm_detail::choose_large_batch(256, 33792, fp16, sym4, true, 132, std::nullopt));
+  // 4096 x 4096 layer at m = 1000 (one wave of 128: 97%); 70B gate_up at m = 1024 (1792 tiles,
+  // 14 waves, 97%): k whole.
+  EXPECT_TRUE(plan(1024, 8192, 28672).kernel != nullptr);
+  EXPECT_EQ(plan(1024, 8192, 28672).splits, 1);
+  EXPECT_TRUE(plan(1000, 4096, 4096).kernel != nullptr);
+  EXPECT_TRUE(plan(1024, 57344, 8192).kernel != nullptr);
+  // 4096 x 4096 at m = 512: 64 tiles, k in two shares (one wave of 128 blocks).
+  EXPECT_TRUE(plan(512, 4096, 4096).kernel != nullptr);
+  EXPECT_EQ(plan(512, 4096, 4096).splits, 2);
+  // The edge: waves filled to 2/3. 88 tiles of 132 (66.7%) take it; 87 (65.9%) do not (k = 1024
+  // is 16 steps, 2 shares at most, and 174 blocks in two waves would be no faster).
+  EXPECT_TRUE(plan(128, 88 * 256, 1024).kernel != nullptr);
+  EXPECT_TRUE(plan(128, 87 * 256, 1024).kernel == nullptr);
+  // 70B qkv at m = 512: 160 tiles fill two waves to 61%, and splitting would exceed two waves.
+  EXPECT_TRUE(plan(512, 10240, 8192).kernel == nullptr);
+  // m < 128 stays on the dense kernel, however full the waves.
+  EXPECT_TRUE(plan(127, 67584, 8192).kernel == nullptr);
+  EXPECT_TRUE(plan(128, 67584, 8192).kernel != nullptr);
   // Every format of the dense kernel: fp16 and bf16 x INT4 (with or without zero points), INT8.
   for (const QuantScheme scheme : {QuantScheme::kAsymmetricInt4, QuantScheme::kSymmetricInt8}) {
-    EXPECT_TRUE(gemm_detail::choose_large_batch(1024, 8192, DType::kBFloat16, scheme, true, 132,
-                                                std::nullopt));
+    EXPECT_TRUE(gemm_detail::choose_large_batch(1024, 8192, 8192, DType::kBFloat16, scheme, true,
+                                                132, std::nullopt)
+                    .kernel != nullptr);
   }
   // Only sm_90a and n a multiple of 256, even when forced on.
   for (const std::optional<bool> forced : {std::optional<bool>(), std::optional<bool>(true)}) {
-    EXPECT_FALSE(gemm_detail::choose_large_batch(4096, 57344, fp16, sym4, false, 132, forced));
-    EXPECT_FALSE(gemm_detail::choose_large_batch(4096, 8256, fp16, sym4, true, 132, forced));
+    EXPECT_TRUE(gemm_detail::choose_large_batch(4096, 57344, 8192, fp16, sym4, false, 132, forced)
+                    .kernel == nullptr);
+    EXPECT_TRUE(gemm_detail::choose_large_batch(4096, 8256, 8192, fp16, sym4, true, 132, forced)
+                    .kernel == nullptr);
   }
-  // Forced: on takes every m it can run, off none.
-  EXPECT_TRUE(gemm_detail::choose_large_batch(1, 256, fp16, sym4, true, 132, true));
-  EXPECT_FALSE(gemm_detail::choose_large_batch(4096, 57344, fp16, sym4, true, 132, false));
+  // Forced: on takes every m it can run (k still split to fill the SMs), off none.
+  const gemm_detail::LargeBatchPlan on =
+      gemm_detail::choose_large_batch(1, 256, 4096, fp16, sym4, true, 132, true);
+  EXPECT_TRUE(on.kernel != nullptr);
+  EXPECT_EQ(on.splits, 8);
+  EXPECT_TRUE(gemm_detail::choose_large_batch(4096, 57344, 8192, fp16, sym4, true, 132, false)
+                  .kernel == nullptr);
 }
 
 TEST(GemmArgs, TheEnvironmentSwitchesTheLargeBatchKernel) {

@@ -303,10 +303,11 @@ TEST(GemmGenerality, BiasAndAccumulateWhereBlocksOwnWholeSlices) {
   }
 }
 
-// Hopper's large-batch kernel (m > 128, one or two waves of 128 x 256 tiles at least 95% full)
+// Hopper's large-batch kernel (m >= 128, its blocks filling their waves of SMs to 2/3 or more)
 // in every format it has: fp16 and bf16, zero points, INT8, groups of 32 (two scale rows a
-// stage), bias, accumulate and act-order (A gathered before it). m = 1024, n = 8192: 8 x 32
-// tiles, two waves of 132 SMs 97% full.
+// stage), bias, accumulate and act-order (A gathered before it). On 132 SMs: k = 512, n = 8192 at
+// m = 1024 is 8 x 32 tiles, two waves 97% full, k whole; k = 4096, n = 2048 at m = 200 is 2 x 8
+// tiles, k in 8 shares (bias and accumulate applied once, by the last share).
 TEST(GemmGenerality, LargeBatchKernelWithBiasAccumulateAndActOrder) {
   MARLIN_REQUIRE_GPU();
   const Kind kinds[] = {{DType::kFloat16, QuantScheme::kSymmetricInt4, 128, false, true},
@@ -316,12 +317,17 @@ TEST(GemmGenerality, LargeBatchKernelWithBiasAccumulateAndActOrder) {
                         {DType::kBFloat16, QuantScheme::kAsymmetricInt4, 64, false, true},
                         {DType::kFloat16, QuantScheme::kSymmetricInt8, 128, true, true},
                         {DType::kBFloat16, QuantScheme::kSymmetricInt8, kPerChannel, false, false}};
-  for (const Kind& kind : kinds) {
-    const QuantizedLayer layer(shaped(kind, 512, 8192), ReferenceOn::kGpu, 4100u);
-    const Workspace workspace(1024, 8192, act_order_k(layer.spec()));
-    for (bool accumulate : {false, true}) {
-      GemmBatch batch(layer, 1024, accumulate, accumulate ? 4101u : 4102u);
-      run_and_check(batch, workspace);
+  struct Shape {
+    int m, k, n;
+  };
+  for (const Shape shape : {Shape{1024, 512, 8192}, Shape{200, 4096, 2048}}) {
+    for (const Kind& kind : kinds) {
+      const QuantizedLayer layer(shaped(kind, shape.k, shape.n), ReferenceOn::kGpu, 4100u);
+      const Workspace workspace(shape.m, shape.n, act_order_k(layer.spec()));
+      for (bool accumulate : {false, true}) {
+        GemmBatch batch(layer, shape.m, accumulate, accumulate ? 4101u : 4102u);
+        run_and_check(batch, workspace);
+      }
     }
   }
 }

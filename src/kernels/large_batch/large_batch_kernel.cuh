@@ -1,8 +1,8 @@
-// The large-batch kernel (sm_90a), WIP variant "swapped consumers": C = A * dequant(W) for
-// batches of more than 128 rows, with the weights dequantized in the consumers' registers and
-// multiplied as wgmma's register operand, so that no fp16 weight goes through shared memory
-// (docs/dense-kernel-notes.md v13: in v5, the stored and re-read weights were ~100 KB of the
-// ~160 KB of shared-memory traffic a stage).
+// The large-batch kernel (sm_90a): C = A * dequant(W) for batches of 128 rows and more, with
+// the weights dequantized in the consumers' registers and multiplied as wgmma's register operand,
+// so that no fp16 weight goes through shared memory (docs/dense-kernel-notes.md v13-v14: in v5,
+// which stored them, the stored and re-read weights were ~100 KB of the ~160 KB of shared-memory
+// traffic a stage, and v5 took 1.25x this kernel's time).
 //
 //   warpgroup 0 (producer)   one thread issues every copy (bulk copies): stage t's A (128 rows x
 //                            64 k, a tensor map) and its codes and scale rows into stage slot t,
@@ -13,13 +13,19 @@
 //                            rows, from shared memory), release the slot ("consumed") once the
 //                            stage's multiplies retired
 //
-// Block tile: 128 rows of A x 256 columns of W, all of k. The accumulators are C^T: consumer
-// warpgroup h holds columns 128h .. 128h + 127 (two 64 x 128 blocks); the epilogue transposes
-// them through shared memory.
+// Block tile: 128 rows of A x 256 columns of W, and one of `splits` equal shares of k. The
+// accumulators are C^T: consumer warpgroup h holds columns 128h .. 128h + 127 (two 64 x 128
+// blocks); the epilogue transposes them through shared memory. With one share, it writes C.
+// With several (few tiles: the host splits k so that the blocks fill the SMs), each warpgroup
+// publishes its fp32 half tile and counts itself in; the last of a half tile's warpgroups to
+// arrive sums the shares in split order (bitwise deterministic) and writes C.
+//
+//   grid: splits x tiles blocks, block b = share b / tiles of tile b % tiles; consecutive blocks
+//         take the m tiles of one n tile, which read the same weights (from L2 after the first)
 //
 //   shared memory:  stage ring  kStages x [A 128 x 64 (128-byte swizzle) | codes 64 x 256 |
 //                                          scale rows | zero rows]      (26 KB; INT8 33 KB)
-//                   barriers    full[kStages], consumed[kStages]
+//                   barriers    full[kStages], consumed[kStages]; the halves' "last" flags
 //
 // 384 threads start with 168 registers each; the producer keeps 40 and the consumers take 232:
 // 128 accumulators, a stage's 32 weight-fragment registers, addresses.
@@ -70,8 +76,9 @@ struct LargeBatchLayout {
   static constexpr int kZeroBytes = F::kHasZeros ? S::kMaxScaleRows * S::kTileN : 0;
   static constexpr int kStageBytes = (kZeroOffset + kZeroBytes + 1023) / 1024 * 1024;
   static constexpr int kBarrierOffset = kStages * kStageBytes;
+  static constexpr int kFlagOffset = kBarrierOffset + 2 * kStages * 8;
   // + slack to align the dynamic shared memory base to 1024 bytes
-  static constexpr int kSharedBytes = kBarrierOffset + 2 * kStages * 8 + 1024;
+  static constexpr int kSharedBytes = kFlagOffset + 2 * 4 + 1024;
   // The epilogue's C^T -> C staging: one [128 rows][128 columns] fp32 tile per consumer
   // warpgroup, rows padded to 132 floats (the transposed writes then hit 32 banks).
   static constexpr int kEpilogueStride = 132;
@@ -81,9 +88,9 @@ struct LargeBatchLayout {
 
 namespace detail {
 
-template <int kId, int kThreads>
-__device__ __forceinline__ void named_barrier() {
-  asm volatile("bar.sync %0, %1;\n" ::"n"(kId), "n"(kThreads) : "memory");
+// Barrier `id` (1-15; 0 is __syncthreads') among `threads` threads, whole warps.
+__device__ __forceinline__ void named_barrier(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
 // Issues stage t's copies into its slot (one thread): A's two 64-row boxes (rows past m read as
@@ -169,7 +176,8 @@ __device__ __forceinline__ ptx::FragmentA weight_block(const std::uint8_t* stage
 
 template <class F>
 __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
-    large_batch_kernel(const DenseParams p, const __grid_constant__ CUtensorMap a_map) {
+    large_batch_kernel(const DenseParams p, const int splits,
+                       const __grid_constant__ CUtensorMap a_map) {
 #if MARLIN_WGMMA_AVAILABLE
   using S = LargeBatchShape;
   using L = LargeBatchLayout<F>;
@@ -179,11 +187,17 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
       raw_shared + ((1024 - ptx::shared_address(raw_shared) % 1024) % 1024);
   auto* const full = reinterpret_cast<std::uint64_t*>(shared + L::kBarrierOffset);
   std::uint64_t* const consumed = full + L::kStages;
-  // Consecutive blocks take the m tiles of one n tile: they read the same weights, from L2.
   const int m_tiles = (p.m + S::kRows - 1) / S::kRows;
-  const int m0 = (blockIdx.x % m_tiles) * S::kRows;
-  const int n_tile = blockIdx.x / m_tiles;
+  const int tiles = m_tiles * (p.n / S::kTileN);
+  const int tile = blockIdx.x % tiles;
+  const int split = blockIdx.x / tiles;
+  const int m0 = (tile % m_tiles) * S::kRows;
+  const int n_tile = tile / m_tiles;
+  // k steps [first_step, end_step): the host keeps splits <= k / 64, so no share is empty.
   const int k_steps = p.k / S::kTileK;
+  const int first_step = static_cast<int>(static_cast<long long>(k_steps) * split / splits);
+  const int end_step = static_cast<int>(static_cast<long long>(k_steps) * (split + 1) / splits);
+  // Stage t (counted from first_step) goes to slot t % kStages.
   const auto slot = [&](int t) { return shared + (t % L::kStages) * L::kStageBytes; };
 
   if (threadIdx.x == 0) {
@@ -203,12 +217,13 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
   if (threadIdx.x < S::kProducerThreads) {
     ptx::warpgroup_release_registers<S::kProducerRegisters>();
     if (threadIdx.x == 0) {
-      for (int t = 0; t < k_steps; ++t) {
+      for (int t = 0; t < end_step - first_step; ++t) {
         // Slot t last held stage t - kStages.
         if (t >= L::kStages) {
           ptx::mbarrier_wait(&consumed[t % L::kStages], (t / L::kStages - 1) & 1);
         }
-        detail::load_stage<F>(p, a_map, slot(t), &full[t % L::kStages], t, n_tile, m0);
+        detail::load_stage<F>(p, a_map, slot(t), &full[t % L::kStages], first_step + t, n_tile,
+                              m0);
       }
     }
     return;
@@ -224,17 +239,18 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
 #pragma unroll
     for (int j = 0; j < 16; ++j) acc[i][j] = {{0.f, 0.f, 0.f, 0.f}};
   }
-  for (int t = 0; t < k_steps; ++t) {
+  for (int t = 0; t < end_step - first_step; ++t) {
     ptx::mbarrier_wait(&full[t % L::kStages], (t / L::kStages) & 1);
     const std::uint8_t* const stage = slot(t);
     const std::uint32_t a_tile = ptx::shared_address(stage);
-    const int first_group = (t * S::kTileK) >> p.group_shift;
+    const int k0 = (first_step + t) * S::kTileK;
+    const int first_group = k0 >> p.group_shift;
     // Each k16 step's multiplies are issued as soon as its weights are ready and run while the
     // next step is dequantized; distinct registers per step keep them valid until retired.
     ptx::FragmentA weights[S::kTileK / 16][2];
 #pragma unroll
     for (int s = 0; s < S::kTileK / 16; ++s) {
-      const int scale_row = ((t * S::kTileK + 16 * s) >> p.group_shift) - first_group;
+      const int scale_row = ((k0 + 16 * s) >> p.group_shift) - first_group;
 #pragma unroll
       for (int i = 0; i < 2; ++i) {
         weights[s][i] = detail::weight_block<F>(stage, s, 2 * half + i, quarter, lane, scale_row);
@@ -255,8 +271,8 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
 
   // Epilogue: fragment j of block i holds C^T rows (columns of C) 64i + 16 quarter + g (+ 8) and
   // batch rows 8j + 2r, + 1. Both warpgroups must be done with the ring before it is reused.
-  detail::named_barrier<1, 256>();
-  float* const tile = reinterpret_cast<float*>(shared + half * L::kEpilogueBytes);
+  detail::named_barrier(1, 256);
+  float* const staged = reinterpret_cast<float*>(shared + half * L::kEpilogueBytes);
   const int g = lane / 4;
   const int r = lane % 4;
 #pragma unroll
@@ -265,26 +281,65 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
     for (int j = 0; j < 16; ++j) {
       const int column = 64 * i + 16 * quarter + g;
       const int row = 8 * j + 2 * r;
-      tile[row * L::kEpilogueStride + column] = acc[i][j].value[0];
-      tile[(row + 1) * L::kEpilogueStride + column] = acc[i][j].value[1];
-      tile[row * L::kEpilogueStride + column + 8] = acc[i][j].value[2];
-      tile[(row + 1) * L::kEpilogueStride + column + 8] = acc[i][j].value[3];
+      staged[row * L::kEpilogueStride + column] = acc[i][j].value[0];
+      staged[(row + 1) * L::kEpilogueStride + column] = acc[i][j].value[1];
+      staged[row * L::kEpilogueStride + column + 8] = acc[i][j].value[2];
+      staged[(row + 1) * L::kEpilogueStride + column + 8] = acc[i][j].value[3];
     }
   }
-  if (half == 0) {
-    detail::named_barrier<2, 128>();
-  } else {
-    detail::named_barrier<3, 128>();
+  // From here on each warpgroup finishes its half tile alone, on named barrier 2 + half.
+  const int barrier = 2 + half;
+  detail::named_barrier(barrier, 128);
+  const int thread = threadIdx.x % 128;
+  const int rows = min(S::kRows, p.m - m0);
+  // The half tile as float4 positions, 32 a row: a warp reads one row's 512 bytes, conflict-free.
+  const auto staged_at = [&](int position) {
+    return *reinterpret_cast<const float4*>(
+        &staged[(position / 32) * L::kEpilogueStride + 4 * (position % 32)]);
+  };
+  // Share s's slot in the workspace: [min(m, 128) rows][128 columns] fp32, this tile's rows.
+  const auto slot_of = [&](int share) {
+    const std::int64_t index = (static_cast<std::int64_t>(share) * tiles + tile) * 2 + half;
+    return reinterpret_cast<float4*>(p.partials + index * min(p.m, S::kRows) * 128);
+  };
+  // (.cg: the other shares were written by other SMs, whose writes this L1 does not see)
+  const auto share_at = [&](int share, int position) {
+    return share == split ? staged_at(position) : __ldcg(slot_of(share) + position);
+  };
+  if (splits > 1) {
+    float4* const mine = slot_of(split);
+    for (int position = thread; position < rows * 32; position += 128) {
+      __stcg(mine + position, staged_at(position));
+    }
+    __threadfence();
+    detail::named_barrier(barrier, 128);
+    int* const last_flag = reinterpret_cast<int*>(shared + L::kFlagOffset) + half;
+    if (thread == 0) {
+      int* const counter = p.arrivals + 2 * tile + half;
+      const bool last = atomicAdd(counter, 1) == splits - 1;
+      // Every other share has arrived: zero the counter again for the next launch.
+      if (last) *counter = 0;
+      *last_flag = last;
+    }
+    detail::named_barrier(barrier, 128);
+    if (!*last_flag) return;
+    __threadfence();
   }
   const int column0 = n_tile * S::kTileN + 128 * half;
-  for (int index = threadIdx.x % 128; index < S::kRows * 64; index += 128) {
-    const int row = index / 64;
-    const int column = 2 * (index % 64);
-    if (m0 + row < p.m) {
-      const float2 pair =
-          *reinterpret_cast<const float2*>(&tile[row * L::kEpilogueStride + column]);
-      dense::store_output_pair<F>(p, m0 + row, column0 + column, pair.x, pair.y);
+  for (int position = thread; position < rows * 32; position += 128) {
+    // The shares in split order, whichever arrived last: bitwise the same every run.
+    float4 sum = share_at(0, position);
+    for (int share = 1; share < splits; ++share) {
+      const float4 part = share_at(share, position);
+      sum.x += part.x;
+      sum.y += part.y;
+      sum.z += part.z;
+      sum.w += part.w;
     }
+    const int row = m0 + position / 32;
+    const int column = column0 + 4 * (position % 32);
+    dense::store_output_pair<F>(p, row, column, sum.x, sum.y);
+    dense::store_output_pair<F>(p, row, column + 2, sum.z, sum.w);
   }
 #else
   __trap();

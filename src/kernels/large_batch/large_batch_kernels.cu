@@ -17,15 +17,15 @@ static_assert(LargeBatchShape::kRows == kLargeBatchRows &&
               "large_batch_launch.h and the kernel's shape must agree");
 
 template <class F>
-void launch(const dense::DenseParams& params, bool programmatic, cudaStream_t stream) {
+void launch(const dense::DenseParams& params, int splits, bool programmatic, cudaStream_t stream) {
   const int m_tiles = (params.m + kLargeBatchRows - 1) / kLargeBatchRows;
   // (A's map is made per call: A is a different buffer each time. It travels as a kernel
   // parameter, so a captured graph keeps the one it was captured with.)
   const CUtensorMap a_map =
       k_major_swizzle128_map(params.a, params.m, params.k, LargeBatchShape::kRows / 2);
-  launch_kernel(large_batch_kernel<F>, dim3(m_tiles * (params.n / kLargeBatchTileN)),
+  launch_kernel(large_batch_kernel<F>, dim3(splits * m_tiles * (params.n / kLargeBatchTileN)),
                 dim3(LargeBatchShape::kThreads), LargeBatchLayout<F>::kSharedBytes, programmatic,
-                stream, params, a_map);
+                stream, params, splits, a_map);
   CUDA_CHECK_LAUNCH("large_batch_kernel");
 }
 

@@ -1,5 +1,5 @@
 // Host-side entries of the large-batch kernel (large_batch_kernel.cuh): sm_90a only, one block per
-// 128 x 256 output tile. Weight formats: fp16 and bf16 activations x INT4 (with or without zero
+// 128 x 256 output tile and share of k. Weight formats: fp16 and bf16 activations x INT4 (with or without zero
 // points) and INT8, as the dense kernel.
 #pragma once
 
@@ -16,9 +16,13 @@ constexpr int kLargeBatchTileN = 256;
 constexpr int kLargeBatchTileK = 64;
 
 struct LargeBatchKernelEntry {
-  // Launches ceil(m / 128) x (n / 256) blocks; reads params.a, b, scales, zeros, bias, c, m, n,
-  // k, group_shift and accumulate (n a multiple of 256, k of 64; checked by the caller).
-  void (*launch)(const dense::DenseParams& params, bool programmatic, cudaStream_t stream);
+  // Launches splits x ceil(m / 128) x (n / 256) blocks, each tile's k in `splits` shares of
+  // k / 64 / splits steps (1 <= splits <= k / 64); reads params.a, b, scales, zeros, bias, c, m,
+  // n, k, group_shift and accumulate (n a multiple of 256, k of 64; checked by the caller). With
+  // splits > 1 also params.arrivals (2 counters a tile, zero before and after) and
+  // params.partials (2 x splits x tiles slots of min(m, 128) x 128 floats).
+  void (*launch)(const dense::DenseParams& params, int splits, bool programmatic,
+                 cudaStream_t stream);
   // Makes the kernel's shared-memory opt-in on the current device (once per device) and says
   // whether one block fits on an SM.
   bool (*fits)(int device);
