@@ -89,11 +89,11 @@ if [ "${result[build]}" != FAILED ]; then
   grep -E "GPTQ_TIME|GPTQ_GPU_VS_CPU" "$out/tests.log" | head -20
 
   if [ "$run_sanitizer" = 1 ]; then
-    # Dense shapes (every tiling: m 1, 7, 20, 33, 77, 200, 130; per-channel, group 32; m 257 on
-    # the large-batch kernel), then #6's formats (bias, accumulate, act-order gather, bf16, zero
-    # points) and the programmatic-launch chain.
+    # Dense shapes (every tiling: m 1, 7, 20, 33, 77, 200, 130; per-channel, group 32; m 257 and
+    # 128 on the large-batch kernel, the latter with k in 8 shares), then #6's formats (bias,
+    # accumulate, act-order gather, bf16, zero points) and the programmatic-launch chain.
     # racecheck runs ~100x slower: it skips the two largest tests (2 minutes each).
-    dense='Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k128_n128_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m33_k256_n384_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m77_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m7_k512_n256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m20_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m200_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k384_n1280_gpc:Sweep/DenseGemmShapes.MatchesFp64Reference/m130_k256_n8256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m257_k512_n21504_g128'
+    dense='Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k128_n128_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m33_k256_n384_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m77_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m7_k512_n256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m20_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m200_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k384_n1280_gpc:Sweep/DenseGemmShapes.MatchesFp64Reference/m130_k256_n8256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m257_k512_n21504_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m128_k4096_n4096_g128'
     generality='GemmGenerality.AsymmetricBf16ActOrderIsBitwiseDeterministic'
     large_dense='DenseGemm.StaticWeightsLaunchWaitsForTheKernelBefore'
     large_generality='GemmGenerality.BiasAndAccumulateWhereBlocksOwnWholeSlices'
