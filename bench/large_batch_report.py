@@ -11,7 +11,7 @@ dispatcher's mix, every layer with its tile count and wave fill) and, with matpl
 
 The "dispatcher" column applies choose_large_batch's rule (src/gemm/dense_dispatch.cpp) to the
 layer: m >= 128, n a multiple of 256, and the blocks (128 x 256 tiles times the shares of k that
-large_batch_splits picks) filling their waves of the SMs to at least 2/3. Keep the two in step.
+large_batch_splits picks) filling their waves of the SMs to at least 60%. Keep the two in step.
 """
 import argparse
 import csv
@@ -19,7 +19,7 @@ import os
 from collections import defaultdict
 
 ROWS, TILE_N, TILE_K = 128, 256, 64
-MAX_SPLITS, MIN_SPLIT_STEPS = 8, 8
+MAX_SPLITS, MIN_SPLIT_STEPS = 4, 32
 LARGE, DENSE = "marlin_large_batch_fp16_int4", "marlin_dense_fp16_int4"
 
 
@@ -32,10 +32,10 @@ def waves_of(tiles, sm_count):
 
 
 def splits_of(tiles, k, sm_count):
-    """large_batch_splits: the shares of k with the fewest waves per share, at most two waves."""
+    """large_batch_splits: the shares of k with the fewest waves per share, in one wave."""
     steps, best = k // TILE_K, 1
     for s in range(2, MAX_SPLITS + 1):
-        if s * MIN_SPLIT_STEPS > steps or tiles * s > 2 * sm_count:
+        if s * MIN_SPLIT_STEPS > steps or tiles * s > sm_count:
             break
         if waves_of(tiles * s, sm_count) * best < waves_of(tiles * best, sm_count) * s:
             best = s
@@ -55,7 +55,7 @@ def dispatcher_takes_large(m, k, n, sm_count):
     if n % TILE_N != 0 or m < ROWS:
         return False
     blocks = blocks_of(m, k, n, sm_count)
-    return 3 * blocks >= 2 * waves_of(blocks, sm_count) * sm_count
+    return 5 * blocks >= 3 * waves_of(blocks, sm_count) * sm_count
 
 
 def load(path):
@@ -101,7 +101,7 @@ def report(on, off, sm_count, device, tree):
         f"- `{LARGE}` rows: forced on; `{DENSE}` rows: forced off.",
         "- The dispatcher (`choose_large_batch`) takes the large-batch kernel for m >= 128 where "
         "its blocks (128 x 256 tiles, each split into the shares of k in the table) fill their "
-        f"waves of the {sm_count} SMs to at least 2/3: the last column.",
+        f"waves of the {sm_count} SMs to at least 60%: the last column.",
         "",
         "## Summed per model: speedup over FP16 cuBLASLt, large-batch / dense",
         "",

@@ -90,13 +90,13 @@ if [ "${result[build]}" != FAILED ]; then
 
   if [ "$run_sanitizer" = 1 ]; then
     # Dense shapes (every tiling: m 1, 7, 20, 33, 77, 200, 130; per-channel, group 32; m 257 on
-    # the large-batch kernel, and for memcheck m 128 with k in 8 shares), then #6's formats (bias,
+    # the large-batch kernel, and for memcheck m 200 with k in 4 shares), then #6's formats (bias,
     # accumulate, act-order gather, bf16, zero points) and the programmatic-launch chain; last, a
     # small shape forced onto the large-batch kernel with k in 2 shares (racecheck can afford it).
     # racecheck runs ~100x slower: it skips the largest tests (minutes each).
     dense='Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k128_n128_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m33_k256_n384_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m77_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m7_k512_n256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m20_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m200_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k384_n1280_gpc:Sweep/DenseGemmShapes.MatchesFp64Reference/m130_k256_n8256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m257_k512_n21504_g128'
     generality='GemmGenerality.AsymmetricBf16ActOrderIsBitwiseDeterministic'
-    large_dense='DenseGemm.StaticWeightsLaunchWaitsForTheKernelBefore:Sweep/DenseGemmShapes.MatchesFp64Reference/m128_k4096_n4096_g128'
+    large_dense='DenseGemm.StaticWeightsLaunchWaitsForTheKernelBefore:Sweep/DenseGemmShapes.MatchesFp64Reference/m200_k11008_n4096_g128'
     large_generality='GemmGenerality.BiasAndAccumulateWhereBlocksOwnWholeSlices'
     for tool in memcheck racecheck; do
       dense_filter=$dense generality_filter=$generality
@@ -113,7 +113,7 @@ if [ "${result[build]}" != FAILED ]; then
             >>"$out/sanitizer-$tool.log" 2>&1 &&
          MARLIN_LARGE_BATCH=on timeout 120 compute-sanitizer --tool "$tool" --error-exitcode 9 \
             build/tests/gemm/test_dense_gemm_gpu \
-            --gtest_filter='Sweep/DenseGemmShapes.MatchesFp64Reference/m130_k1024_n512_g64' \
+            --gtest_filter='Sweep/DenseGemmShapes.MatchesFp64Reference/m130_k4096_n512_g64' \
             >>"$out/sanitizer-$tool.log" 2>&1; then
         result[sanitizer-$tool]="clean ($(grep -c '\[       OK \]' "$out/sanitizer-$tool.log") tests)"
       else

@@ -160,7 +160,7 @@ int large_batch_splits(long long tiles, int k_steps, int sm_count) {
   const auto waves = [&](long long blocks) { return (blocks + sm_count - 1) / sm_count; };
   int best = 1;
   for (int s = 2; s <= kLargeBatchMaxSplits && s * kLargeBatchMinSplitSteps <= k_steps; ++s) {
-    if (tiles * s > 2LL * sm_count) break;
+    if (tiles * s > sm_count) break;
     // waves(tiles s) / s < waves(tiles best) / best, in integers
     if (waves(tiles * s) * best < waves(tiles * best) * s) best = s;
   }
@@ -179,14 +179,15 @@ LargeBatchPlan choose_large_batch(int m, int n, int k, DType activation, QuantSc
       (n / lb::kLargeBatchTileN);
   const int splits = large_batch_splits(tiles, k / lb::kLargeBatchTileK, sm_count);
   if (forced == true) return {large, splits};
-  // Measured on an H200 (2026-11-27, docs/dense-kernel-notes.md v14): with k whole, wherever the
-  // tiles filled their waves to 65% or more the large-batch kernel took 0.62-0.93x the dense
-  // kernel's time (m = 128-1024, every 7B, 8B, 70B and `large` layer); at 61% 0.93-1.02x, at 48%
-  // and less 1.13-3.8x. bench/large_batch_report.py applies this rule to its tables: keep the
-  // two in step.
+  // Measured on an H200 (2026-11-27, docs/dense-kernel-notes.md v14, every 7B, 8B, 70B and
+  // `large` layer at m = 128-1024): where the blocks filled their waves to 61% or more the
+  // large-batch kernel took 0.63-0.95x the dense kernel's time, but for two layers at m = 512
+  // (70B qkv, 61%, 1.01x; 4096 x 4096 in 2 shares, 1.09x); at 48% and less 1.13-1.6x. At m = 64
+  // it lost everywhere (1.03-2.2x). bench/large_batch_report.py applies this rule to its
+  // tables: keep the two in step.
   const long long blocks = tiles * splits;
   const long long waves = (blocks + sm_count - 1) / sm_count;
-  return m >= kLargeBatchMinRows && 3 * blocks >= 2 * waves * sm_count
+  return m >= kLargeBatchMinRows && 5 * blocks >= 3 * waves * sm_count
              ? LargeBatchPlan{large, splits}
              : LargeBatchPlan{};
 }
@@ -256,8 +257,8 @@ DenseWorkspaceLayout dense_workspace_layout(int max_m, int n, int sm_count, int 
     const std::size_t slot_rows = static_cast<std::size_t>(std::min(max_m, config.rows));
     partial_floats = std::max(partial_floats, 2 * blocks * slot_rows * config.tile_n);
   }
-  // The large-batch kernel with k split: 2 counters a tile (split only below one wave of tiles)
-  // and 2 x sm_count share slots of min(m, 128) x 256.
+  // The large-batch kernel with k split (its blocks in one wave): 2 counters a tile and
+  // sm_count share slots of min(m, 128) x 256 (the 2 x sm_count below leave room to spare).
   const std::size_t sms = static_cast<std::size_t>(sm_count);
   const std::size_t large_rows = static_cast<std::size_t>(std::min(max_m, 128));
   slices = std::max(slices, 2 * sms);

@@ -50,10 +50,12 @@ const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma);
 // Into how many shares of k the large-batch kernel splits each of `tiles` output tiles, for k
 // `k_steps` x 64, on sm_count SMs: the blocks' time is about waves(tiles x s) / s tiles' worth,
 // and the smallest wins (fewer shares on ties), with at most kLargeBatchMaxSplits shares of at
-// least kLargeBatchMinSplitSteps steps and at most two waves of blocks once split (the workspace
-// holds 2 x sm_count shares).
-constexpr int kLargeBatchMaxSplits = 8;
-constexpr int kLargeBatchMinSplitSteps = 8;
+// least kLargeBatchMinSplitSteps steps, all in one wave. Why these limits (H200, 2026-11-27,
+// docs/dense-kernel-notes.md v14): publishing and summing the shares costs ~8 us + ~2.3 us a
+// share, so 8 shares lost to the dense kernel wherever 4 won, and shares in a second wave lost
+// to k whole (7B 4096 x 22016 at m = 128: 3 shares in two waves 58.6 us, k whole 49.1).
+constexpr int kLargeBatchMaxSplits = 4;
+constexpr int kLargeBatchMinSplitSteps = 32;
 int large_batch_splits(long long tiles, int k_steps, int sm_count);
 
 // The large-batch kernel's plan for a GEMM: its entry (null: the dense kernel takes the GEMM) and
@@ -67,7 +69,7 @@ struct LargeBatchPlan {
 // warpgroups that dequantize into wgmma's register operand) takes the GEMM instead of the dense
 // kernel. It exists for sm_90a, every format of the dense kernel and n a multiple of 256, and
 // computes 128 x 256 tiles, k split as large_batch_splits says, one block an SM at a time. It is
-// chosen for m >= kLargeBatchMinRows where its blocks fill their waves of SMs to at least 2/3.
+// chosen for m >= kLargeBatchMinRows where its blocks fill their waves of SMs to at least 60%.
 // `forced`: the environment's choice (large_batch_override), nullopt for none.
 constexpr int kLargeBatchMinRows = 128;
 LargeBatchPlan choose_large_batch(int m, int n, int k, DType activation, QuantScheme scheme,

@@ -80,18 +80,20 @@ std::vector<Problem> shape_sweep() {
   // group 32 changes scales mid-stage.
   problems.push_back({65, 256, 32832, 32});
   problems.push_back({130, 256, 8256, 32});
-  // Hopper's large-batch kernel (m >= 128 with its blocks filling their waves of 132 SMs to 2/3
-  // or more). Above, k split in shares: 4096 x 4096 at m = 128 (8 shares), 256 (4), 11008 x 4096
-  // and per-channel 4096 x 4096 at m = 200 (4, a last m tile of 72 rows); k whole: 4096 x 4096
-  // at m = 1000 and 4096, 4096 x 12288 at m = 200. Here, k whole: a last m tile of one row, of
-  // 44 rows, groups of 32 (two scale rows a stage), 64 and per-channel.
+  // Hopper's large-batch kernel (m >= 128 with its blocks filling their waves of 132 SMs to 60%
+  // or more). Above, 11008 x 4096 at m = 200 splits k in 4 shares (a last m tile of 72 rows); k
+  // whole: 4096 x 4096 at m = 1000 and 4096, 4096 x 12288 and 4096 x 22016 at m = 200. Here, k
+  // whole: a last m tile of one row, of 44 rows, groups of 32 (two scale rows a stage), 64 and
+  // per-channel; then k in 2 and 3 shares.
   problems.push_back({129, 256, 33792, 64});
   problems.push_back({257, 512, 21504, 128});
   problems.push_back({300, 1024, 22528, 32});
   problems.push_back({200, 768, 33280, kPerChannel});
+  problems.push_back({256, 8192, 8192, 128});
+  problems.push_back({128, 8192, 10240, 128});
   // Small enough for racecheck with the large-batch kernel forced on (scripts/gpu-check.sh): 2 x 2
   // tiles, k in 2 shares, a last m tile of 2 rows. (Under the rule: the dense kernel.)
-  problems.push_back({130, 1024, 512, 64});
+  problems.push_back({130, 4096, 512, 64});
   return problems;
 }
 

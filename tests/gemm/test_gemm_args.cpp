@@ -323,22 +323,20 @@ TEST(GemmArgs, FewLargeBatchTilesSplitKToFillTheSMs) {
   EXPECT_EQ(gemm_detail::large_batch_splits(264, 64, 132), 1);
   // 7B o_proj (k = 4096: 64 steps of 64) at m = 512: 64 tiles; two shares make one wave of 128.
   EXPECT_EQ(gemm_detail::large_batch_splits(64, 64, 132), 2);
-  // At m = 256, 32 tiles: four shares (128 blocks); at m = 128, 16 tiles: eight (8 steps each).
-  EXPECT_EQ(gemm_detail::large_batch_splits(32, 64, 132), 4);
-  EXPECT_EQ(gemm_detail::large_batch_splits(16, 64, 132), 8);
-  // ...but no share shorter than 8 steps: k = 2048 (32 steps) splits 4 ways at most.
-  EXPECT_EQ(gemm_detail::large_batch_splits(16, 32, 132), 4);
-  EXPECT_EQ(gemm_detail::large_batch_splits(16, 7, 132), 1);
-  // 96 tiles (73% of a wave): 2 shares are 192 blocks in two waves, no faster; 3 exceed two
-  // waves. 40 tiles (70B qkv at m = 128): 3 shares, 120 blocks.
-  EXPECT_EQ(gemm_detail::large_batch_splits(96, 128, 132), 1);
+  // Shares of at least 32 steps: k = 4096 splits in two at most, k = 8192 in four.
+  EXPECT_EQ(gemm_detail::large_batch_splits(16, 64, 132), 2);
+  EXPECT_EQ(gemm_detail::large_batch_splits(32, 128, 132), 4);
+  EXPECT_EQ(gemm_detail::large_batch_splits(16, 63, 132), 1);
+  // At most 4 shares, all in one wave: 16 tiles of k = 28672 take 4 (64 blocks), not 8; 40 tiles
+  // (70B qkv at m = 128) take 3 (120 blocks); 96 tiles (73% of a wave) stay whole.
+  EXPECT_EQ(gemm_detail::large_batch_splits(16, 448, 132), 4);
   EXPECT_EQ(gemm_detail::large_batch_splits(40, 128, 132), 3);
-  // Never more than two waves of blocks once split (the workspace's share slots).
+  EXPECT_EQ(gemm_detail::large_batch_splits(96, 128, 132), 1);
   for (long long tiles = 1; tiles <= 300; ++tiles) {
     const int splits = gemm_detail::large_batch_splits(tiles, 1000, 132);
     EXPECT_GE(splits, 1);
     EXPECT_LE(splits, gemm_detail::kLargeBatchMaxSplits);
-    if (splits > 1) EXPECT_LE(tiles * splits, 264) << tiles;
+    if (splits > 1) EXPECT_LE(tiles * splits, 132) << tiles;
   }
 }
 
@@ -348,22 +346,25 @@ TEST(GemmArgs, LargeBatchesThatFillTheirWavesTakeTheLargeBatchKernel) {
   const auto plan = [&](int m, int n, int k) {
     return gemm_detail::choose_large_batch(m, n, k, fp16, sym4, true, 132, std::nullopt);
   };
-  // On 132 SMs: 70B o_proj at m = 1024, 8 x 32 tiles of 128 x 256 (two waves, 97% full); the
+  // On 132 SMs: 70B down_proj at m = 1024, 8 x 32 tiles of 128 x 256 (two waves, 97% full); the
   // 4096 x 4096 layer at m = 1000 (one wave of 128: 97%); 70B gate_up at m = 1024 (1792 tiles,
   // 14 waves, 97%): k whole.
   EXPECT_TRUE(plan(1024, 8192, 28672).kernel != nullptr);
   EXPECT_EQ(plan(1024, 8192, 28672).splits, 1);
   EXPECT_TRUE(plan(1000, 4096, 4096).kernel != nullptr);
   EXPECT_TRUE(plan(1024, 57344, 8192).kernel != nullptr);
-  // 4096 x 4096 at m = 512: 64 tiles, k in two shares (one wave of 128 blocks).
+  // 4096 x 4096 at m = 512: 64 tiles, k in two shares (one wave of 128 blocks); at m = 256, 32
+  // tiles in two shares fill 48% of a wave: the dense kernel.
   EXPECT_TRUE(plan(512, 4096, 4096).kernel != nullptr);
   EXPECT_EQ(plan(512, 4096, 4096).splits, 2);
-  // The edge: waves filled to 2/3. 88 tiles of 132 (66.7%) take it; 87 (65.9%) do not (k = 1024
-  // is 16 steps, 2 shares at most, and 174 blocks in two waves would be no faster).
-  EXPECT_TRUE(plan(128, 88 * 256, 1024).kernel != nullptr);
-  EXPECT_TRUE(plan(128, 87 * 256, 1024).kernel == nullptr);
-  // 70B qkv at m = 512: 160 tiles fill two waves to 61%, and splitting would exceed two waves.
-  EXPECT_TRUE(plan(512, 10240, 8192).kernel == nullptr);
+  EXPECT_TRUE(plan(256, 4096, 4096).kernel == nullptr);
+  // 70B o_proj at m = 128: 32 tiles, 4 shares.
+  EXPECT_EQ(plan(128, 8192, 8192).splits, 4);
+  EXPECT_TRUE(plan(128, 8192, 8192).kernel != nullptr);
+  // The edge: waves filled to 60%. 80 blocks of 132 (60.6%) take it; 79 (59.8%) do not (k =
+  // 1024 is 16 steps: k whole).
+  EXPECT_TRUE(plan(128, 80 * 256, 1024).kernel != nullptr);
+  EXPECT_TRUE(plan(128, 79 * 256, 1024).kernel == nullptr);
   // m < 128 stays on the dense kernel, however full the waves.
   EXPECT_TRUE(plan(127, 67584, 8192).kernel == nullptr);
   EXPECT_TRUE(plan(128, 67584, 8192).kernel != nullptr);
@@ -384,7 +385,7 @@ TEST(GemmArgs, LargeBatchesThatFillTheirWavesTakeTheLargeBatchKernel) {
   const gemm_detail::LargeBatchPlan on =
       gemm_detail::choose_large_batch(1, 256, 4096, fp16, sym4, true, 132, true);
   EXPECT_TRUE(on.kernel != nullptr);
-  EXPECT_EQ(on.splits, 8);
+  EXPECT_EQ(on.splits, 2);
   EXPECT_TRUE(gemm_detail::choose_large_batch(4096, 57344, 8192, fp16, sym4, true, 132, false)
                   .kernel == nullptr);
 }

@@ -1,6 +1,6 @@
 """bench/large_batch_report.py on two small runs: the dispatcher column follows choose_large_batch's
 rule (m >= 128, n a multiple of 256, blocks of 128 x 256 tiles times the shares of k filling their
-waves to at least 2/3), the sums per model, and the CSV with the forced-on rows renamed."""
+waves to at least 60%), the sums per model, and the CSV with the forced-on rows renamed."""
 import csv
 import os
 import subprocess
@@ -23,14 +23,14 @@ def main():
     with tempfile.TemporaryDirectory() as root:
         on, off, out = (os.path.join(root, name) for name in ("on.csv", "off.csv", "report"))
         # 132 SMs. (129, 33792): 2 x 132 tiles, two full waves, k whole -> large-batch.
-        # (256, 4096): 32 tiles, k = 4096 in 4 shares: 128 blocks, 97% -> large-batch.
-        # (512, 4160): n not a multiple of 256 -> dense. (512, 10240) at k = 8192: 160 tiles,
-        # two waves 61% full (3 shares would exceed two waves) -> dense. (64, ...): below m = 128.
-        write_run(on, [("x", 4096, 33792, 129, 80.0, 50.0), ("x", 4096, 4096, 256, 40.0, 10.0),
-                       ("x", 4096, 4160, 512, 30.0, 15.0), ("x", 8192, 10240, 512, 90.0, 60.0),
+        # (256, 8192, 8192): 64 tiles, k = 8192 in 2 shares: 128 blocks, 97% -> large-batch.
+        # (256, 4096, 4096): 32 tiles in 2 shares, 48% -> dense. (512, 4160): n not a multiple
+        # of 256 -> dense. (64, ...): below m = 128.
+        write_run(on, [("x", 4096, 33792, 129, 80.0, 50.0), ("x", 8192, 8192, 256, 40.0, 10.0),
+                       ("x", 4096, 4096, 256, 90.0, 60.0), ("x", 4096, 4160, 512, 30.0, 15.0),
                        ("x", 4096, 4096, 64, 5.0, 5.0)])
-        write_run(off, [("x", 4096, 33792, 129, 100.0, 50.0), ("x", 4096, 4096, 256, 20.0, 10.0),
-                        ("x", 4096, 4160, 512, 25.0, 15.0), ("x", 8192, 10240, 512, 60.0, 60.0),
+        write_run(off, [("x", 4096, 33792, 129, 100.0, 50.0), ("x", 8192, 8192, 256, 20.0, 10.0),
+                        ("x", 4096, 4096, 256, 60.0, 60.0), ("x", 4096, 4160, 512, 25.0, 15.0),
                         ("x", 4096, 4096, 64, 4.0, 5.0)])
         printed = subprocess.run([sys.executable, script, "--on", on, "--off", off, "--sm-count",
                                   "132", "--device", "Test GPU", "--tree", "abc1234", "-o", out],
@@ -42,13 +42,13 @@ def main():
     expected = [
         "# Large-batch kernel vs dense kernel vs FP16 cuBLASLt (Test GPU)",
         "| x | 4096 | 33792 | 129 | 264 | 1 | 100% | 80.0 | 100.0 | 0.800 | large-batch |",
-        "| x | 4096 | 4096 | 256 | 32 | 4 | 97% | 40.0 | 20.0 | 2.000 | large-batch |",
+        "| x | 8192 | 8192 | 256 | 64 | 2 | 97% | 40.0 | 20.0 | 2.000 | large-batch |",
+        "| x | 4096 | 4096 | 256 | 32 | 2 | 48% | 90.0 | 60.0 | 1.500 | dense |",
         "| x | 4096 | 4160 | 512 | 64 | 2 | 97% | 30.0 | 25.0 | 1.200 | dense |",
-        "| x | 8192 | 10240 | 512 | 160 | 1 | 61% | 90.0 | 60.0 | 1.500 | dense |",
-        # m = 129: large 50 / 80, dense 50 / 100; m = 512: large 75 / 120, dense 75 / 85
-        "| x | 0.62 / 0.50 | 0.25 / 0.50 | 0.62 / 0.88 |",
-        # the dispatcher takes the large-batch time at m = 129 and 256 (10 / 40), dense at 512
-        "| x | 0.62 / 0.50 | 0.25 / 0.50 | 0.88 / 0.88 |",
+        # m = 256: large 70 / (40 + 90), dense 70 / (20 + 60)
+        "| x | 0.62 / 0.50 | 0.54 / 0.88 | 0.50 / 0.60 |",
+        # the dispatcher at m = 256: 40 (large-batch) + 60 (dense)
+        "| x | 0.62 / 0.50 | 0.70 / 0.88 | 0.60 / 0.60 |",
     ]
     for line in expected:
         assert line in md, f"missing {line!r} in:\n{md}"
