@@ -265,6 +265,11 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
       ptx::wgmma_wait_group<1>();
     }
     ptx::wgmma_wait_group<0>();
+    // The loader refills the slot through the async proxy (bulk copies): each thread's reads of
+    // it (generic proxy) must be ordered before those writes, so each thread fences, and lane 0's
+    // arrival after __syncwarp speaks for its warp. (Without the fence, racecheck reported the
+    // refills racing with the code and scale reads once k wrapped the ring.)
+    ptx::fence_proxy_async_shared();
     __syncwarp();
     if (lane == 0) ptx::mbarrier_arrive(&consumed[t % L::kStages]);
   }
