@@ -3,12 +3,15 @@
 # tests included), compute-sanitizer on a few shapes, the benchmark, and a short table last.
 #
 #   scripts/gpu-check.sh [--quick-bench] [--no-bench] [--no-sanitizer] [--compare DIR]
-#                        [--compare-bench "BENCH OPTIONS"] [--large-batch]
+#                        [--compare-bench "BENCH OPTIONS"] [--large-batch] [--tree REV]
 #
 # --large-batch: also benchmark every layer with the Hopper large-batch kernel forced on and off
 # (m = 128-1024) and write <date>-<gpu>-large-batch.{csv,md} (bench/large_batch_report.py). That
 # makes 10 result files, more than the device tool brings back (8), so then everything in $OUT
 # ends up in one archive, $OUT/gpu-check-results.tgz.
+# --tree REV: the commit the tables name (say `--tree $(git rev-parse --short HEAD)`, expanded
+# here before the call). Default: git rev-parse in the tree, which on the device machine's copy
+# may name an older commit than the files it runs.
 #
 # --compare DIR: DIR is another source tree (say `git archive main | tar -x -C .baseline`, carried
 # along); its benchmark is built beside ours and both are timed in alternating rounds at a few m,
@@ -28,6 +31,7 @@ mkdir -p "$out"
 bench_mode=full
 run_sanitizer=1
 large_batch=0
+tree=
 compare_dir=
 compare_bench=(--m 1 8 16 32 64 128 512)
 while [ $# -gt 0 ]; do
@@ -36,6 +40,10 @@ while [ $# -gt 0 ]; do
     --no-bench) bench_mode=none ;;
     --no-sanitizer) run_sanitizer=0 ;;
     --large-batch) large_batch=1 ;;
+    --tree)
+      [ $# -ge 2 ] || { echo "--tree needs a revision" >&2; exit 2; }
+      tree=$2
+      shift ;;
     --compare)
       [ $# -ge 2 ] && [ -f "$2/CMakeLists.txt" ] || { echo "--compare needs a source tree" >&2; exit 2; }
       compare_dir=$(cd "$2" && pwd)
@@ -173,7 +181,7 @@ if [ "${result[build]}" != FAILED ]; then
           --out-dir "$out/large-batch/$side" >"$out/large-batch/$side/bench.log" 2>&1 || ok=0
     done
     gpu_file=$(basename "$(ls "$out"/large-batch/off/*-dense.csv 2>/dev/null | head -1)" -dense.csv)
-    tree=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+    [ -n "$tree" ] || tree=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
     if [ "$ok" = 1 ] && [ -n "$gpu_file" ] && [[ "$sm_count" =~ ^[0-9]+$ ]] &&
        python3 bench/large_batch_report.py --on "$out/large-batch/on/$gpu_file-dense.csv" \
            --off "$out/large-batch/off/$gpu_file-dense.csv" --sm-count "$sm_count" \
