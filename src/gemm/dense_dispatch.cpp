@@ -230,7 +230,8 @@ const kernels::dense::DenseKernelEntry& dense_kernel(DType activation, QuantSche
         entries = fp16 ? dense_kernels_fp16_int4() : dense_kernels_bf16_int4();
         break;
       case QuantScheme::kAsymmetricInt4:
-        entries = fp16 ? dense_kernels_fp16_int4_zero_point() : dense_kernels_bf16_int4_zero_point();
+        entries =
+            fp16 ? dense_kernels_fp16_int4_zero_point() : dense_kernels_bf16_int4_zero_point();
         break;
       case QuantScheme::kSymmetricInt8:
         entries = fp16 ? dense_kernels_fp16_int8() : dense_kernels_bf16_int8();

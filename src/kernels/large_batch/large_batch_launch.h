@@ -1,6 +1,6 @@
 // Host-side entries of the large-batch kernel (large_batch_kernel.cuh): sm_90a only, one block per
-// 128 x 256 output tile and share of k. Weight formats: fp16 and bf16 activations x INT4 (with or without zero
-// points) and INT8, as the dense kernel.
+// 128 x 256 output tile and share of k. Weight formats: fp16 and bf16 activations x INT4 (with or
+// without zero points) and INT8, as the dense kernel.
 #pragma once
 
 #include <cuda_runtime_api.h>
