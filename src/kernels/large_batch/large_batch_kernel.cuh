@@ -339,9 +339,9 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
   if (!*last_flag) return;
   __threadfence();
   // The last arrival sums the shares in split order, whichever arrived last: bitwise the same
-  // every run. A share's slot is up to 64 KB; read one position at a time, each thread waited
-  // for one L2 round trip per load (H200: 8 shares of a 4096 x 4096 layer at m = 128 took 55 us,
-  // where their multiplies take ~7). So each thread keeps kBatch positions' loads in flight.
+  // every run. A share's slot is up to 64 KB. Summed one position at a time, each thread waited
+  // one L2 round trip per load (H200: 8 shares of a 4096 x 4096 layer at m = 128 took 55 us,
+  // where their multiplies take ~7); so each thread keeps kBatch positions' loads in flight.
   constexpr int kBatch = 16;
   for (int base = thread; base < positions; base += 128 * kBatch) {
     float4 sum[kBatch];
