@@ -60,6 +60,9 @@ constexpr DenseConfig kConfigs[kDenseTilings + 1] = {
     config_of<TilingHopperSmallM>("m32_k128_n128_s6_b2_wgmma_x2_min8", kHopperSmallM, 8),
 };
 
+// Rounds of `blocks` one-block-per-SM blocks on sm_count SMs.
+long long waves_of(long long blocks, int sm_count) { return (blocks + sm_count - 1) / sm_count; }
+
 }  // namespace
 
 const DenseConfig& choose_dense_config(int m, int n, int k, bool wgmma) {
@@ -157,7 +160,7 @@ const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma) {
 }
 
 int large_batch_splits(long long tiles, int k_steps, int sm_count) {
-  const auto waves = [&](long long blocks) { return (blocks + sm_count - 1) / sm_count; };
+  const auto waves = [&](long long blocks) { return waves_of(blocks, sm_count); };
   int best = 1;
   for (int s = 2; s <= kLargeBatchMaxSplits && s * kLargeBatchMinSplitSteps <= k_steps; ++s) {
     if (tiles * s > sm_count) break;
@@ -186,8 +189,7 @@ LargeBatchPlan choose_large_batch(int m, int n, int k, DType activation, QuantSc
   // it lost everywhere (1.03-2.2x). bench/large_batch_report.py applies this rule to its
   // tables: keep the two in step.
   const long long blocks = tiles * splits;
-  const long long waves = (blocks + sm_count - 1) / sm_count;
-  return m >= kLargeBatchMinRows && 5 * blocks >= 3 * waves * sm_count
+  return m >= kLargeBatchMinRows && 5 * blocks >= 3 * waves_of(blocks, sm_count) * sm_count
              ? LargeBatchPlan{large, splits}
              : LargeBatchPlan{};
 }
@@ -258,12 +260,13 @@ DenseWorkspaceLayout dense_workspace_layout(int max_m, int n, int sm_count, int 
     const std::size_t slot_rows = static_cast<std::size_t>(std::min(max_m, config.rows));
     partial_floats = std::max(partial_floats, 2 * blocks * slot_rows * config.tile_n);
   }
-  // The large-batch kernel with k split (its blocks in one wave): 2 counters a tile and
-  // sm_count share slots of min(m, 128) x 256 (the 2 x sm_count below leave room to spare).
+  // The large-batch kernel with k split: at most sm_count blocks (large_batch_splits keeps them
+  // in one wave), so at most sm_count / 2 tiles of 2 counters each, and one slot of
+  // min(m, 128) x 256 floats a block (its two half tiles).
   const std::size_t sms = static_cast<std::size_t>(sm_count);
   const std::size_t large_rows = static_cast<std::size_t>(std::min(max_m, 128));
-  slices = std::max(slices, 2 * sms);
-  partial_floats = std::max(partial_floats, 2 * sms * large_rows * 256);
+  slices = std::max(slices, sms);
+  partial_floats = std::max(partial_floats, sms * large_rows * 256);
   return {round_up(slices * sizeof(int)), round_up(partial_floats * sizeof(float)),
           round_up(static_cast<std::size_t>(max_m) * std::max(max_act_order_k, 0) * 2)};
 }
