@@ -10,21 +10,23 @@ dispatcher's mix, every layer with its tile count and wave fill) and, with matpl
         --device "NVIDIA H100 80GB HBM3" --tree 15d7b15 -o bench/results/<date>-<gpu>-large-batch
 
 The "dispatcher" column applies choose_large_batch's rule (src/gemm/dense_dispatch.cpp) to the
-layer: m >= 128, n a multiple of 256, and the blocks (128 x 256 tiles times the shares of k that
-large_batch_splits picks) filling their waves of the SMs to at least 60%. Keep the two in step.
+layer: m >= 40, n a multiple of 256, and the blocks (64 x 256 tiles up to m = 64, 128 x 256
+above, times the shares of k that large_batch_splits picks) filling their waves of the SMs to at
+least 60%. Keep the two in step.
 """
 import argparse
 import csv
 import os
 from collections import defaultdict
 
-ROWS, TILE_N, TILE_K = 128, 256, 64
+MIN_ROWS, SMALL_ROWS, ROWS, TILE_N, TILE_K = 40, 64, 128, 256, 64
 MAX_SPLITS, MIN_SPLIT_STEPS = 4, 32
 LARGE, DENSE = "marlin_large_batch_fp16_int4", "marlin_dense_fp16_int4"
 
 
 def tiles_of(m, n):
-    return -(-m // ROWS) * (n // TILE_N)
+    rows = SMALL_ROWS if m <= SMALL_ROWS else ROWS
+    return -(-m // rows) * (n // TILE_N)
 
 
 def waves_of(tiles, sm_count):
@@ -52,7 +54,7 @@ def fill_of(blocks, sm_count):
 
 
 def dispatcher_takes_large(m, k, n, sm_count):
-    if n % TILE_N != 0 or m < ROWS:
+    if n % TILE_N != 0 or m < MIN_ROWS:
         return False
     blocks = blocks_of(m, k, n, sm_count)
     return 5 * blocks >= 3 * waves_of(blocks, sm_count) * sm_count
@@ -72,7 +74,7 @@ def ratio(cublas, ours):
 
 
 def report(on, off, sm_count, device, tree):
-    layers = [key for key in off if key in on and key[3] >= ROWS]
+    layers = [key for key in off if key in on and key[3] >= MIN_ROWS]
     models = list(dict.fromkeys(key[0] for key in layers))
     ms = sorted({key[3] for key in layers})
     copy = float(next(iter(off.values()))["copy_tb_s"])
@@ -99,8 +101,9 @@ def report(on, off, sm_count, device, tree):
         "layer it can run on the large-batch kernel) and `off` (every layer on the dense kernel). "
         "Plain launches, group 128, CUDA graphs over weights rotated beyond 2x L2, medians.",
         f"- `{LARGE}` rows: forced on; `{DENSE}` rows: forced off.",
-        "- The dispatcher (`choose_large_batch`) takes the large-batch kernel for m >= 128 where "
-        "its blocks (128 x 256 tiles, each split into the shares of k in the table) fill their "
+        "- The dispatcher (`choose_large_batch`) takes the large-batch kernel for m >= 40 where "
+        "its blocks (64 x 256 tiles up to m = 64, 128 x 256 above, each split into the shares of "
+        "k in the table) fill their "
         f"waves of the {sm_count} SMs to at least 60%: the last column.",
         "",
         "## Summed per model: speedup over FP16 cuBLASLt, large-batch / dense",
@@ -152,7 +155,7 @@ def write_plot(path, on, off, sm_count, device):
     except ImportError:
         return False
     figure, axes = plt.subplots(figsize=(8, 4.5))
-    ms = sorted({key[3] for key in off if key in on and key[3] >= ROWS})
+    ms = sorted({key[3] for key in off if key in on and key[3] >= MIN_ROWS})
     for index, m in enumerate(ms):
         keys = [key for key in off if key in on and key[3] == m]
         for taken in (True, False):

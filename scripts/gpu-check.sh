@@ -6,7 +6,7 @@
 #                        [--compare-bench "BENCH OPTIONS"] [--large-batch] [--tree REV]
 #
 # --large-batch: also benchmark every layer with the Hopper large-batch kernel forced on and off
-# (m = 128-1024) and write <date>-<gpu>-large-batch.{csv,md} (bench/large_batch_report.py). That
+# (m = 48-1024) and write <date>-<gpu>-large-batch.{csv,md} (bench/large_batch_report.py). That
 # makes 10 result files, more than the device tool brings back (8), so then everything in $OUT
 # ends up in one archive, $OUT/gpu-check-results.tgz.
 # --tree REV: the commit the tables name (say `--tree $(git rev-parse --short HEAD)`, expanded
@@ -98,13 +98,15 @@ if [ "${result[build]}" != FAILED ]; then
 
   if [ "$run_sanitizer" = 1 ]; then
     # Dense shapes (every tiling: m 1, 7, 20, 33, 77, 200, 130; per-channel, group 32; m 257 on
-    # the large-batch kernel, and for memcheck m 200 with k in 4 shares), then #6's formats (bias,
-    # accumulate, act-order gather, bf16, zero points) and the programmatic-launch chain; last, a
-    # small shape forced onto the large-batch kernel with k in 2 shares (racecheck can afford it).
+    # the large-batch kernel, and for memcheck m 200 with k in 4 shares and m 41 on 64-row tiles),
+    # then #6's formats (bias, accumulate, act-order gather, bf16, zero points) and the
+    # programmatic-launch chain; last, small shapes forced onto the large-batch kernel (128- and
+    # 64-row tiles) with k in 2 shares (racecheck can afford them).
     # racecheck runs ~100x slower: it skips the largest tests (minutes each).
     dense='Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k128_n128_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m33_k256_n384_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m77_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m7_k512_n256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m20_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m200_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k384_n1280_gpc:Sweep/DenseGemmShapes.MatchesFp64Reference/m130_k256_n8256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m257_k512_n21504_g128'
     generality='GemmGenerality.AsymmetricBf16ActOrderIsBitwiseDeterministic'
-    large_dense='DenseGemm.StaticWeightsLaunchWaitsForTheKernelBefore:Sweep/DenseGemmShapes.MatchesFp64Reference/m200_k11008_n4096_g128'
+    large_dense='DenseGemm.StaticWeightsLaunchWaitsForTheKernelBefore:Sweep/DenseGemmShapes.MatchesFp64Reference/m200_k11008_n4096_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m41_k1024_n33792_g32'
+    forced='Sweep/DenseGemmShapes.MatchesFp64Reference/m130_k4096_n512_g64:Sweep/DenseGemmShapes.MatchesFp64Reference/m40_k4096_n512_g64'
     large_generality='GemmGenerality.BiasAndAccumulateWhereBlocksOwnWholeSlices'
     for tool in memcheck racecheck; do
       dense_filter=$dense generality_filter=$generality
@@ -121,7 +123,7 @@ if [ "${result[build]}" != FAILED ]; then
             >>"$out/sanitizer-$tool.log" 2>&1 &&
          MARLIN_LARGE_BATCH=on timeout 120 compute-sanitizer --tool "$tool" --error-exitcode 9 \
             build/tests/gemm/test_dense_gemm_gpu \
-            --gtest_filter='Sweep/DenseGemmShapes.MatchesFp64Reference/m130_k4096_n512_g64' \
+            --gtest_filter="$forced" \
             >>"$out/sanitizer-$tool.log" 2>&1; then
         result[sanitizer-$tool]="clean ($(grep -c '\[       OK \]' "$out/sanitizer-$tool.log") tests)"
       else
@@ -177,7 +179,8 @@ if [ "${result[build]}" != FAILED ]; then
     ok=1
     for side in on off; do
       mkdir -p "$out/large-batch/$side"
-      MARLIN_LARGE_BATCH=$side timeout 300 build/bench/marlin_bench_dense --m 128 256 512 1024 \
+      MARLIN_LARGE_BATCH=$side timeout 300 build/bench/marlin_bench_dense \
+          --m 48 64 96 128 256 512 1024 \
           --out-dir "$out/large-batch/$side" >"$out/large-batch/$side/bench.log" 2>&1 || ok=0
     done
     gpu_file=$(basename "$(ls "$out"/large-batch/off/*-dense.csv 2>/dev/null | head -1)" -dense.csv)

@@ -173,21 +173,26 @@ int large_batch_splits(long long tiles, int k_steps, int sm_count) {
 LargeBatchPlan choose_large_batch(int m, int n, int k, DType activation, QuantScheme scheme,
                                   bool wgmma, int sm_count, std::optional<bool> forced) {
   namespace lb = kernels::large_batch;
+  // 64-row tiles up to m = 64 (wgmma N = 64: a 128-row tile would multiply as many padding rows
+  // as real ones), 128-row tiles above.
+  const int rows = m <= lb::kLargeBatchSmallRows ? lb::kLargeBatchSmallRows : lb::kLargeBatchRows;
   const lb::LargeBatchKernelEntry* const large =
-      wgmma && n % lb::kLargeBatchTileN == 0 ? lb::find_large_batch_kernel(activation, scheme)
-                                             : nullptr;
+      wgmma && n % lb::kLargeBatchTileN == 0
+          ? lb::find_large_batch_kernel(activation, scheme, rows)
+          : nullptr;
   if (large == nullptr || forced == false) return {};
   const long long tiles =
-      static_cast<long long>((m + lb::kLargeBatchRows - 1) / lb::kLargeBatchRows) *
-      (n / lb::kLargeBatchTileN);
+      static_cast<long long>((m + rows - 1) / rows) * (n / lb::kLargeBatchTileN);
   const int splits = large_batch_splits(tiles, k / lb::kLargeBatchTileK, sm_count);
   if (forced == true) return {large, splits};
-  // Measured on an H200 (2026-11-27, docs/dense-kernel-notes.md v14, every 7B, 8B, 70B and
-  // `large` layer at m = 128-1024): where the blocks filled their waves to 61% or more the
-  // large-batch kernel took 0.63-0.95x the dense kernel's time, but for two layers at m = 512
-  // (70B qkv, 61%, 1.01x; 4096 x 4096 in 2 shares, 1.09x); at 48% and less 1.13-1.6x. At m = 64
-  // it lost everywhere (1.03-2.2x). bench/large_batch_report.py applies this rule to its
-  // tables: keep the two in step.
+  // Measured on an H200 (2026-11-27, docs/dense-kernel-notes.md v14-v15, every 7B, 8B, 70B and
+  // `large` layer at m = 32-1024): where the blocks filled their waves to 61% or more the
+  // large-batch kernel took 0.77-1.02x the dense kernel's time at m = 40-64 (64-row tiles) and
+  // 0.60-0.95x from m = 72 (128-row tiles), but for 70B 8192 x 8192 at m = 112 (1.06x), 70B
+  // 28672 x 8192 at m = 80 (1.02x) and two layers at m = 512 (70B qkv, 61%, 1.01x; 4096 x 4096
+  // in 2 shares, 1.09x); at 48% and less 1.02-1.66x. At m = 32 it lost on 6 of the 8 layers it
+  // would take (up to 1.18x). bench/large_batch_report.py applies this rule to its tables: keep
+  // the two in step.
   const long long blocks = tiles * splits;
   return m >= kLargeBatchMinRows && 5 * blocks >= 3 * waves_of(blocks, sm_count) * sm_count
              ? LargeBatchPlan{large, splits}

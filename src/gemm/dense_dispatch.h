@@ -68,10 +68,11 @@ struct LargeBatchPlan {
 // Whether the large-batch kernel (kernels/large_batch: warp-specialized, a loader thread and two
 // warpgroups that dequantize into wgmma's register operand) takes the GEMM instead of the dense
 // kernel. It exists for sm_90a, every format of the dense kernel and n a multiple of 256, and
-// computes 128 x 256 tiles, k split as large_batch_splits says, one block an SM at a time. It is
-// chosen for m >= kLargeBatchMinRows where its blocks fill their waves of SMs to at least 60%.
-// `forced`: the environment's choice (large_batch_override), nullopt for none.
-constexpr int kLargeBatchMinRows = 128;
+// computes 64 x 256 tiles up to m = 64 and 128 x 256 tiles above, k split as large_batch_splits
+// says, one block an SM at a time. It is chosen for m >= kLargeBatchMinRows where its blocks fill
+// their waves of SMs to at least 60%. `forced`: the environment's choice (large_batch_override),
+// nullopt for none.
+constexpr int kLargeBatchMinRows = 40;
 LargeBatchPlan choose_large_batch(int m, int n, int k, DType activation, QuantScheme scheme,
                                   bool wgmma, int sm_count, std::optional<bool> forced);
 

@@ -80,20 +80,25 @@ std::vector<Problem> shape_sweep() {
   // group 32 changes scales mid-stage.
   problems.push_back({65, 256, 32832, 32});
   problems.push_back({130, 256, 8256, 32});
-  // Hopper's large-batch kernel (m >= 128 with its blocks filling their waves of 132 SMs to 60%
+  // Hopper's large-batch kernel (m >= 40 with its blocks filling their waves of 132 SMs to 60%
   // or more). Above, 11008 x 4096 at m = 200 splits k in 4 shares (a last m tile of 72 rows); k
-  // whole: 4096 x 4096 at m = 1000 and 4096, 4096 x 12288 and 4096 x 22016 at m = 200. Here, k
+  // whole: 4096 x 4096 at m = 1000 and 4096, 4096 x 12288 and 4096 x 22016 at m = 200; 64-row
+  // tiles: 4096 x 12288 (k in 2 shares) and 4096 x 22016 (k whole) at m = 64. Here, k
   // whole: a last m tile of one row, of 44 rows, groups of 32 (two scale rows a stage), 64 and
-  // per-channel; then k in 2 and 3 shares.
+  // per-channel; then k in 2 and 3 shares; last, 64-row tiles with a last tile of 41 rows, group
+  // 32, k whole.
   problems.push_back({129, 256, 33792, 64});
   problems.push_back({257, 512, 21504, 128});
   problems.push_back({300, 1024, 22528, 32});
   problems.push_back({200, 768, 33280, kPerChannel});
   problems.push_back({256, 8192, 8192, 128});
   problems.push_back({128, 8192, 10240, 128});
+  problems.push_back({41, 1024, 33792, 32});
   // Small enough for racecheck with the large-batch kernel forced on (scripts/gpu-check.sh): 2 x 2
   // tiles, k in 2 shares, a last m tile of 2 rows. (Under the rule: the dense kernel.)
   problems.push_back({130, 4096, 512, 64});
+  // The same for the 64-row tiles: 2 tiles, k in 2 shares of 32 stages (the ring wraps 4 times).
+  problems.push_back({40, 4096, 512, 64});
   return problems;
 }
 
@@ -108,9 +113,10 @@ INSTANTIATE_TEST_SUITE_P(Sweep, DenseGemmShapes, ::testing::ValuesIn(shape_sweep
 
 TEST(DenseGemm, DeterministicBitwise) {
   MARLIN_REQUIRE_GPU();
-  // (the last: the large-batch kernel with k in 4 shares, summed in share order)
+  // (the last two: the large-batch kernel with k in 4 shares, 128-row tiles, and in 2 shares,
+  // 64-row tiles, summed in share order)
   for (const Problem& p : {Problem{7, 4096, 4096, 128}, Problem{100, 11008, 4096, 128},
-                           Problem{200, 11008, 4096, 128}}) {
+                           Problem{200, 11008, 4096, 128}, Problem{48, 4096, 12288, 128}}) {
     const testing::QuantizedLayer layer(layer_of(p), testing::ReferenceOn::kGpu, 99u);
     testing::GemmBatch batch(layer, p.m, /*accumulate=*/false, 100u);
     Workspace workspace(p.m, p.n);

@@ -365,9 +365,18 @@ TEST(GemmArgs, LargeBatchesThatFillTheirWavesTakeTheLargeBatchKernel) {
   // 1024 is 16 steps: k whole).
   EXPECT_TRUE(plan(128, 80 * 256, 1024).kernel != nullptr);
   EXPECT_TRUE(plan(128, 79 * 256, 1024).kernel == nullptr);
-  // m < 128 stays on the dense kernel, however full the waves.
-  EXPECT_TRUE(plan(127, 67584, 8192).kernel == nullptr);
-  EXPECT_TRUE(plan(128, 67584, 8192).kernel != nullptr);
+  // m < 40 stays on the dense kernel, however full the waves; m = 40-64 takes 64-row tiles
+  // (70B gate_up at m = 64: 224 tiles, two waves 85% full), m = 65 and more 128-row ones.
+  EXPECT_TRUE(plan(39, 67584, 8192).kernel == nullptr);
+  ASSERT_TRUE(plan(40, 67584, 8192).kernel != nullptr);
+  EXPECT_EQ(plan(40, 67584, 8192).kernel->rows, 64);
+  ASSERT_TRUE(plan(64, 57344, 8192).kernel != nullptr);
+  EXPECT_EQ(plan(64, 57344, 8192).kernel->rows, 64);
+  EXPECT_EQ(plan(64, 57344, 8192).splits, 1);
+  ASSERT_TRUE(plan(65, 57344, 8192).kernel != nullptr);
+  EXPECT_EQ(plan(65, 57344, 8192).kernel->rows, 128);
+  // 7B o_proj at m = 64: 16 tiles in 2 shares fill 24% of a wave: the dense kernel.
+  EXPECT_TRUE(plan(64, 4096, 4096).kernel == nullptr);
   // Every format of the dense kernel: fp16 and bf16 x INT4 (with or without zero points), INT8.
   for (const QuantScheme scheme : {QuantScheme::kAsymmetricInt4, QuantScheme::kSymmetricInt8}) {
     EXPECT_TRUE(gemm_detail::choose_large_batch(1024, 8192, 8192, DType::kBFloat16, scheme, true,
@@ -388,6 +397,15 @@ TEST(GemmArgs, LargeBatchesThatFillTheirWavesTakeTheLargeBatchKernel) {
   EXPECT_EQ(on.splits, 2);
   EXPECT_TRUE(gemm_detail::choose_large_batch(4096, 57344, 8192, fp16, sym4, true, 132, false)
                   .kernel == nullptr);
+  // Forced on too, m <= 64 takes the 64-row tiles, m = 65 the 128-row ones.
+  EXPECT_EQ(on.kernel->rows, 64);
+  EXPECT_EQ(gemm_detail::choose_large_batch(64, 4096, 4096, fp16, sym4, true, 132, true)
+                .kernel->rows,
+            64);
+  EXPECT_EQ(gemm_detail::choose_large_batch(65, 4096, 4096, fp16, sym4, true, 132, true)
+                .kernel->rows,
+            128);
+  EXPECT_EQ(plan(1024, 8192, 28672).kernel->rows, 128);
 }
 
 TEST(GemmArgs, TheEnvironmentSwitchesTheLargeBatchKernel) {

@@ -303,11 +303,12 @@ TEST(GemmGenerality, BiasAndAccumulateWhereBlocksOwnWholeSlices) {
   }
 }
 
-// Hopper's large-batch kernel (m >= 128, its blocks filling their waves of SMs to 60% or more)
+// Hopper's large-batch kernel (m >= 40, its blocks filling their waves of SMs to 60% or more)
 // in every format it has: fp16 and bf16, zero points, INT8, groups of 32 (two scale rows a
 // stage), bias, accumulate and act-order (A gathered before it). On 132 SMs: k = 512, n = 8192 at
 // m = 1024 is 8 x 32 tiles, two waves 97% full, k whole; k = 8192, n = 4096 at m = 200 is 2 x 16
-// tiles, k in 4 shares (bias and accumulate applied once, by the last share).
+// tiles, k in 4 shares (bias and accumulate applied once, by the last share); k = 4096,
+// n = 12288 at m = 48 is 48 tiles of 64 rows, k in 2 shares.
 TEST(GemmGenerality, LargeBatchKernelWithBiasAccumulateAndActOrder) {
   MARLIN_REQUIRE_GPU();
   const Kind kinds[] = {{DType::kFloat16, QuantScheme::kSymmetricInt4, 128, false, true},
@@ -320,7 +321,8 @@ TEST(GemmGenerality, LargeBatchKernelWithBiasAccumulateAndActOrder) {
   struct Shape {
     int m, k, n;
   };
-  for (const Shape shape : {Shape{1024, 512, 8192}, Shape{200, 8192, 4096}}) {
+  for (const Shape shape :
+       {Shape{1024, 512, 8192}, Shape{200, 8192, 4096}, Shape{48, 4096, 12288}}) {
     for (const Kind& kind : kinds) {
       const QuantizedLayer layer(shaped(kind, shape.k, shape.n), ReferenceOn::kGpu, 4100u);
       const Workspace workspace(shape.m, shape.n, act_order_k(layer.spec()));

@@ -1,34 +1,35 @@
-// The large-batch kernel (sm_90a): C = A * dequant(W) for batches of 128 rows and more, with
+// The large-batch kernel (sm_90a): C = A * dequant(W) for batches of 40 rows and more, with
 // the weights dequantized in the consumers' registers and multiplied as wgmma's register operand,
 // so that no fp16 weight goes through shared memory (docs/dense-kernel-notes.md v13-v14: in v5,
 // which stored them, the stored and re-read weights were ~100 KB of the ~160 KB of shared-memory
 // traffic a stage, and v5 took 1.25x this kernel's time).
 //
-//   warpgroup 0 (producer)   one thread issues every copy (bulk copies): stage t's A (128 rows x
-//                            64 k, a tensor map) and its codes and scale rows into stage slot t,
+//   warpgroup 0 (producer)   one thread issues every copy (bulk copies): stage t's A (kRows
+//                            x 64 k, a tensor map) and its codes and scale rows into stage slot t,
 //                            once the consumers have released the slot's stage t - kStages
 //   warpgroups 1, 2          wait for slot t ("full"), dequantize their 128 columns of W^T at
 //   (consumers)              every k16 step into wgmma A fragments (64 columns an instruction),
-//                            multiply them by the slot's A tile (wgmma's B operand, N = 128 batch
-//                            rows, from shared memory), release the slot ("consumed") once the
-//                            stage's multiplies retired
+//                            multiply them by the slot's A tile (wgmma's B operand, N = kRows
+//                            batch rows, from shared memory; one wgmma group a stage), release
+//                            the slot ("consumed") once the stage's multiplies retired
 //
-// Block tile: 128 rows of A x 256 columns of W, and one of `splits` equal shares of k. The
-// accumulators are C^T: consumer warpgroup h holds columns 128h .. 128h + 127 (two 64 x 128
-// blocks); the epilogue transposes them through shared memory. With one share, it writes C.
-// With several (few tiles: the host splits k so that the blocks fill the SMs), each warpgroup
-// publishes its fp32 half tile and counts itself in; the last of a half tile's warpgroups to
-// arrive sums the shares in split order (bitwise deterministic) and writes C.
+// Block tile: kRows (128, or 64 for m <= 64) rows of A x 256 columns of W, and one of `splits`
+// equal shares of k. The accumulators are C^T: consumer warpgroup h holds columns 128h .. 128h +
+// 127 (two 64 x kRows blocks); the epilogue transposes them through shared memory. With one
+// share, it writes C. With several (few tiles: the host splits k so that the blocks fill the
+// SMs), each warpgroup publishes its fp32 half tile and counts itself in; the last of a half
+// tile's warpgroups to arrive sums the shares in split order (bitwise deterministic), writes C.
 //
 //   grid: splits x tiles blocks, block b = share b / tiles of tile b % tiles; consecutive blocks
 //         take the m tiles of one n tile, which read the same weights (from L2 after the first)
 //
-//   shared memory:  stage ring  kStages x [A 128 x 64 (128-byte swizzle) | codes 64 x 256 |
-//                                          scale rows | zero rows]      (26 KB; INT8 33 KB)
+//   shared memory:  stage ring  kStages x [A kRows x 64 (128-byte swizzle) | codes 64 x 256 |
+//                                          scale rows | zero rows]   (128 rows: 26 KB a slot,
+//                                                                     INT8 33 KB; 64 rows: 17 KB)
 //                   barriers    full[kStages], consumed[kStages]; the halves' "last" flags
 //
 // 384 threads start with 168 registers each; the producer keeps 40 and the consumers take 232:
-// 128 accumulators, a stage's 32 weight-fragment registers, addresses.
+// 128 accumulators (64 with 64-row tiles), a stage's 32 weight-fragment registers, addresses.
 #pragma once
 
 #include <cstdint>
@@ -48,8 +49,12 @@ namespace marlin::kernels::large_batch {
 
 using dense::DenseParams;
 
+// kRowsOfA: 128 (m > 64) or 64 (m <= 64: a 128-row tile would multiply as many padding rows).
+template <int kRowsOfA>
 struct LargeBatchShape {
-  static constexpr int kRows = 128;   // rows of A per block (wgmma N)
+  static constexpr int kRows = kRowsOfA;  // rows of A per block (wgmma N)
+  // A's tensor-map boxes of at most 64 rows, stacked
+  static constexpr int kBoxRows = kRows < 64 ? kRows : 64;
   static constexpr int kTileN = 256;  // columns of W per block: 128 per consumer warpgroup
   static constexpr int kTileK = 64;   // k per stage
   static constexpr int kProducerThreads = 128;  // warpgroup 0
@@ -58,13 +63,13 @@ struct LargeBatchShape {
   static constexpr int kConsumerRegisters = 232;
   static constexpr int kMaxScaleRows = kTileK / 32;  // groups of at least 32 rows
 };
-static_assert(LargeBatchShape::kProducerRegisters * 128 +
-                  LargeBatchShape::kConsumerRegisters * 256 <=
+static_assert(LargeBatchShape<128>::kProducerRegisters * 128 +
+                  LargeBatchShape<128>::kConsumerRegisters * 256 <=
               65536);
 
-template <class F>
+template <class F, int kRows>
 struct LargeBatchLayout {
-  using S = LargeBatchShape;
+  using S = LargeBatchShape<kRows>;
   static constexpr int kStages = F::kBits == 8 ? 6 : 8;
   // A first: the swizzled tile's 1024-byte atoms need the slot's 1024-byte alignment.
   static constexpr int kABytes = S::kRows * S::kTileK * 2;
@@ -96,12 +101,12 @@ __device__ __forceinline__ void named_barrier(int id, int threads) {
 // Issues stage t's copies into its slot (one thread): A's two 64-row boxes (rows past m read as
 // zeros), the codes of four 16 x 256 bands, the scale (and zero-point) rows of the groups the
 // stage touches; they report their bytes to `full`.
-template <class F>
+template <class F, int kRows>
 __device__ __forceinline__ void load_stage(const DenseParams& p, const CUtensorMap& a_map,
                                            std::uint8_t* slot, std::uint64_t* full, int t,
                                            int n_tile, int m0) {
-  using S = LargeBatchShape;
-  using L = LargeBatchLayout<F>;
+  using S = LargeBatchShape<kRows>;
+  using L = LargeBatchLayout<F, kRows>;
   constexpr int kBandBytes = L::kCodeBytes / 4;
   constexpr int kScaleRowBytes = S::kTileN * 2;
   constexpr int kZeroRowBytes = F::kHasZeros ? S::kTileN : 0;
@@ -109,8 +114,11 @@ __device__ __forceinline__ void load_stage(const DenseParams& p, const CUtensorM
   const int first_row = (t * S::kTileK) >> p.group_shift;
   ptx::mbarrier_expect_bytes(
       full, L::kABytes + L::kCodeBytes + rows * (kScaleRowBytes + kZeroRowBytes));
-  ptx::tensor_box_to_shared(slot, a_map, t * S::kTileK, m0, full);
-  ptx::tensor_box_to_shared(slot + L::kABytes / 2, a_map, t * S::kTileK, m0 + S::kRows / 2, full);
+#pragma unroll
+  for (int box = 0; box < S::kRows / S::kBoxRows; ++box) {
+    ptx::tensor_box_to_shared(slot + box * S::kBoxRows * S::kTileK * 2, a_map, t * S::kTileK,
+                              m0 + box * S::kBoxRows, full);
+  }
   // Band b of the stage is packed row-band 4t + b; its 4 tiles of this block's 256 columns are
   // contiguous (layout/packed_format.h).
   const auto* codes = reinterpret_cast<const std::uint8_t*>(p.b);
@@ -136,12 +144,12 @@ __device__ __forceinline__ void load_stage(const DenseParams& p, const CUtensorM
 
 // The lane's wgmma A fragment of W^T's 16 x 16 block `quarter` of 64-column tile `tile` at k16
 // step `band` of a stage, dequantized and scaled (weight_fragment.h has which weights).
-template <class F>
+template <class F, int kRows>
 __device__ __forceinline__ ptx::FragmentA weight_block(const std::uint8_t* stage, int band,
                                                        int tile, int quarter, int lane,
                                                        int scale_row) {
-  using S = LargeBatchShape;
-  using L = LargeBatchLayout<F>;
+  using S = LargeBatchShape<kRows>;
+  using L = LargeBatchLayout<F, kRows>;
   using E = dense::ElementOf<F::kActivation>;
   const std::uint8_t* const codes =
       stage + L::kCodeOffset + fragment_code_offset<F::kBits>(band, tile, quarter, lane);
@@ -174,13 +182,13 @@ __device__ __forceinline__ ptx::FragmentA weight_block(const std::uint8_t* stage
 
 }  // namespace detail
 
-template <class F>
-__global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
+template <class F, int kRows>
+__global__ void __launch_bounds__(LargeBatchShape<kRows>::kThreads, 1)
     large_batch_kernel(const DenseParams p, const int splits,
                        const __grid_constant__ CUtensorMap a_map) {
 #if MARLIN_WGMMA_AVAILABLE
-  using S = LargeBatchShape;
-  using L = LargeBatchLayout<F>;
+  using S = LargeBatchShape<kRows>;
+  using L = LargeBatchLayout<F, kRows>;
   using E = dense::ElementOf<F::kActivation>;
   extern __shared__ __align__(128) std::uint8_t raw_shared[];
   std::uint8_t* const shared =
@@ -201,11 +209,10 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
   const auto slot = [&](int t) { return shared + (t % L::kStages) * L::kStageBytes; };
 
   if (threadIdx.x == 0) {
-    // full: the loader's one arrival plus the copies' bytes; consumed: lane 0 of each of the 8
-    // consumer warps.
+    // full: the loader's one arrival plus the copies' bytes; consumed: every consumer thread.
     for (int i = 0; i < L::kStages; ++i) {
       ptx::mbarrier_init(&full[i], 1);
-      ptx::mbarrier_init(&consumed[i], 8);
+      ptx::mbarrier_init(&consumed[i], S::kThreads - S::kProducerThreads);
     }
     ptx::fence_barrier_init();
   }
@@ -222,8 +229,8 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
         if (t >= L::kStages) {
           ptx::mbarrier_wait(&consumed[t % L::kStages], (t / L::kStages - 1) & 1);
         }
-        detail::load_stage<F>(p, a_map, slot(t), &full[t % L::kStages], first_step + t, n_tile,
-                              m0);
+        detail::load_stage<F, kRows>(p, a_map, slot(t), &full[t % L::kStages], first_step + t,
+                                     n_tile, m0);
       }
     }
     return;
@@ -233,11 +240,11 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
   const int half = threadIdx.x / 128 - 1;
   const int quarter = threadIdx.x / 32 % 4;
   const int lane = threadIdx.x % 32;
-  ptx::FragmentC acc[2][16];
+  ptx::FragmentC acc[2][S::kRows / 8];
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
 #pragma unroll
-    for (int j = 0; j < 16; ++j) acc[i][j] = {{0.f, 0.f, 0.f, 0.f}};
+    for (int j = 0; j < S::kRows / 8; ++j) acc[i][j] = {{0.f, 0.f, 0.f, 0.f}};
   }
   for (int t = 0; t < end_step - first_step; ++t) {
     ptx::mbarrier_wait(&full[t % L::kStages], (t / L::kStages) & 1);
@@ -246,14 +253,17 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
     const int k0 = (first_step + t) * S::kTileK;
     const int first_group = k0 >> p.group_shift;
     // Each k16 step's multiplies are issued as soon as its weights are ready and run while the
-    // next step is dequantized; distinct registers per step keep them valid until retired.
+    // next steps are dequantized; distinct registers per step keep them valid until the stage's
+    // one wait. (A wait after every step took ~3% longer, H200 v15; carrying a stage's group over
+    // into the next stage, with two register sets, gained nothing at m <= 128 and lost 1-4% above.)
     ptx::FragmentA weights[S::kTileK / 16][2];
 #pragma unroll
     for (int s = 0; s < S::kTileK / 16; ++s) {
       const int scale_row = ((k0 + 16 * s) >> p.group_shift) - first_group;
 #pragma unroll
       for (int i = 0; i < 2; ++i) {
-        weights[s][i] = detail::weight_block<F>(stage, s, 2 * half + i, quarter, lane, scale_row);
+        weights[s][i] =
+            detail::weight_block<F, kRows>(stage, s, 2 * half + i, quarter, lane, scale_row);
       }
       ptx::wgmma_fence();
 #pragma unroll
@@ -261,17 +271,15 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
         ptx::wgmma_m64k16<S::kRows, E>(acc[i], weights[s][i],
                                        ptx::k_major_swizzle128_descriptor(a_tile + 32 * s));
       }
-      ptx::wgmma_commit_group();
-      ptx::wgmma_wait_group<1>();
     }
+    ptx::wgmma_commit_group();
     ptx::wgmma_wait_group<0>();
     // The loader refills the slot through the async proxy (bulk copies): each thread's reads of
-    // it (generic proxy) must be ordered before those writes, so each thread fences, and lane 0's
-    // arrival after __syncwarp speaks for its warp. (Without the fence, racecheck reported the
-    // refills racing with the code and scale reads once k wrapped the ring.)
+    // it (generic proxy) must be ordered before those writes, so each thread fences and arrives
+    // itself. (With lane 0 arriving for its warp after __syncwarp, racecheck reported the refills
+    // racing with the other lanes' code and scale reads once k wrapped the ring.)
     ptx::fence_proxy_async_shared();
-    __syncwarp();
-    if (lane == 0) ptx::mbarrier_arrive(&consumed[t % L::kStages]);
+    ptx::mbarrier_arrive(&consumed[t % L::kStages]);
   }
 
   // Epilogue: fragment j of block i holds C^T rows (columns of C) 64i + 16 quarter + g (+ 8) and
@@ -283,7 +291,7 @@ __global__ void __launch_bounds__(LargeBatchShape::kThreads, 1)
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
 #pragma unroll
-    for (int j = 0; j < 16; ++j) {
+    for (int j = 0; j < S::kRows / 8; ++j) {
       const int column = 64 * i + 16 * quarter + g;
       const int row = 8 * j + 2 * r;
       staged[row * L::kEpilogueStride + column] = acc[i][j].value[0];

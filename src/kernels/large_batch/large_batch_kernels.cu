@@ -11,66 +11,72 @@
 namespace marlin::kernels::large_batch {
 namespace {
 
-static_assert(LargeBatchShape::kRows == kLargeBatchRows &&
-                  LargeBatchShape::kTileN == kLargeBatchTileN &&
-                  LargeBatchShape::kTileK == kLargeBatchTileK,
+static_assert(LargeBatchShape<kLargeBatchRows>::kTileN == kLargeBatchTileN &&
+                  LargeBatchShape<kLargeBatchRows>::kTileK == kLargeBatchTileK,
               "large_batch_launch.h and the kernel's shape must agree");
 
-template <class F>
+template <class F, int kRows>
 void launch(const dense::DenseParams& params, int splits, bool programmatic, cudaStream_t stream) {
-  const int m_tiles = (params.m + kLargeBatchRows - 1) / kLargeBatchRows;
+  using S = LargeBatchShape<kRows>;
+  const int m_tiles = (params.m + kRows - 1) / kRows;
   // (A's map is made per call: A is a different buffer each time. It travels as a kernel
   // parameter, so a captured graph keeps the one it was captured with.)
   const CUtensorMap a_map =
-      k_major_swizzle128_map(params.a, params.m, params.k, LargeBatchShape::kRows / 2);
-  launch_kernel(large_batch_kernel<F>, dim3(splits * m_tiles * (params.n / kLargeBatchTileN)),
-                dim3(LargeBatchShape::kThreads), LargeBatchLayout<F>::kSharedBytes, programmatic,
-                stream, params, splits, a_map);
+      k_major_swizzle128_map(params.a, params.m, params.k, S::kBoxRows);
+  launch_kernel(large_batch_kernel<F, kRows>,
+                dim3(splits * m_tiles * (params.n / kLargeBatchTileN)), dim3(S::kThreads),
+                LargeBatchLayout<F, kRows>::kSharedBytes, programmatic, stream, params, splits,
+                a_map);
   CUDA_CHECK_LAUNCH("large_batch_kernel");
 }
 
-template <class F>
+template <class F, int kRows>
 bool fits(int device) {
-  constexpr int kShared = LargeBatchLayout<F>::kSharedBytes;
+  constexpr int kShared = LargeBatchLayout<F, kRows>::kSharedBytes;
   constexpr int kMaxDevices = 64;
   static std::atomic<int> known[kMaxDevices] = {};  // 0: not queried yet, else blocks + 1
   if (device < kMaxDevices) {
     const int cached = known[device].load(std::memory_order_acquire);
     if (cached != 0) return cached > 1;
   }
-  CUDA_CHECK(cudaFuncSetAttribute(large_batch_kernel<F>,
+  CUDA_CHECK(cudaFuncSetAttribute(large_batch_kernel<F, kRows>,
                                   cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
   int blocks = 0;
-  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, large_batch_kernel<F>,
-                                                           LargeBatchShape::kThreads, kShared));
+  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+      &blocks, large_batch_kernel<F, kRows>, LargeBatchShape<kRows>::kThreads, kShared));
   if (device < kMaxDevices) known[device].store(blocks + 1, std::memory_order_release);
   return blocks >= 1;
 }
 
 template <dense::Activation kActivation, QuantScheme kScheme>
-const LargeBatchKernelEntry* entry() {
+const LargeBatchKernelEntry* entry(int rows) {
   using F = dense::Format<kActivation, kScheme>;
-  static constexpr LargeBatchKernelEntry kEntry{&launch<F>, &fits<F>,
-                                                LargeBatchLayout<F>::kSharedBytes};
-  return &kEntry;
+  static constexpr LargeBatchKernelEntry kEntries[] = {
+      {&launch<F, kLargeBatchRows>, &fits<F, kLargeBatchRows>,
+       LargeBatchLayout<F, kLargeBatchRows>::kSharedBytes, kLargeBatchRows},
+      {&launch<F, kLargeBatchSmallRows>, &fits<F, kLargeBatchSmallRows>,
+       LargeBatchLayout<F, kLargeBatchSmallRows>::kSharedBytes, kLargeBatchSmallRows}};
+  return &kEntries[rows == kLargeBatchRows ? 0 : 1];
 }
 
 }  // namespace
 
-const LargeBatchKernelEntry* find_large_batch_kernel(DType activation, QuantScheme scheme) {
+const LargeBatchKernelEntry* find_large_batch_kernel(DType activation, QuantScheme scheme,
+                                                     int rows) {
   using dense::Activation;
   const bool fp16 = activation == DType::kFloat16;
   if (!fp16 && activation != DType::kBFloat16) return nullptr;
+  if (rows != kLargeBatchRows && rows != kLargeBatchSmallRows) return nullptr;
   switch (scheme) {
     case QuantScheme::kSymmetricInt4:
-      return fp16 ? entry<Activation::kFp16, QuantScheme::kSymmetricInt4>()
-                  : entry<Activation::kBf16, QuantScheme::kSymmetricInt4>();
+      return fp16 ? entry<Activation::kFp16, QuantScheme::kSymmetricInt4>(rows)
+                  : entry<Activation::kBf16, QuantScheme::kSymmetricInt4>(rows);
     case QuantScheme::kAsymmetricInt4:
-      return fp16 ? entry<Activation::kFp16, QuantScheme::kAsymmetricInt4>()
-                  : entry<Activation::kBf16, QuantScheme::kAsymmetricInt4>();
+      return fp16 ? entry<Activation::kFp16, QuantScheme::kAsymmetricInt4>(rows)
+                  : entry<Activation::kBf16, QuantScheme::kAsymmetricInt4>(rows);
     case QuantScheme::kSymmetricInt8:
-      return fp16 ? entry<Activation::kFp16, QuantScheme::kSymmetricInt8>()
-                  : entry<Activation::kBf16, QuantScheme::kSymmetricInt8>();
+      return fp16 ? entry<Activation::kFp16, QuantScheme::kSymmetricInt8>(rows)
+                  : entry<Activation::kBf16, QuantScheme::kSymmetricInt8>(rows);
   }
   return nullptr;
 }
