@@ -336,7 +336,9 @@ TEST(GemmArgs, FewLargeBatchTilesSplitKToFillTheSMs) {
     const int splits = gemm_detail::large_batch_splits(tiles, 1000, 132);
     EXPECT_GE(splits, 1);
     EXPECT_LE(splits, gemm_detail::kLargeBatchMaxSplits);
-    if (splits > 1) EXPECT_LE(tiles * splits, 132) << tiles;
+    if (splits > 1) {
+      EXPECT_LE(tiles * splits, 132) << tiles;
+    }
   }
 }
 
