@@ -7,8 +7,9 @@ judged by its instruction counts, shared loads and spills before it spends devic
     python3 scripts/sass_report.py build/.../dense_fp16_int4.cu.o --filter Li64E
     python3 scripts/sass_report.py KERNELS.cubin --fetch
 
-A .cu file is compiled here for sm_90a (nvcc -cubin -O3 -std=c++20 -Iinclude -Isrc); anything
-else is handed to cuobjdump as it is (cubin, object file, executable). cuobjdump comes from
+A .cu file is compiled here for sm_90a (nvcc -cubin -O3 -std=c++20, with include/ and src/ of
+the source tree it belongs to); anything else is handed to cuobjdump as it is (cubin, object
+file, executable). cuobjdump comes from
 --cuobjdump, $CUOBJDUMP, PATH or /usr/local/cuda/bin; the toolkit here has none, but the PyPI
 packages nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm (which cuobjdump runs) read our sm_90a
 cubins: --fetch downloads both (pip download, no install) into ~/.cache/marlin-sass.
@@ -124,6 +125,18 @@ def demangle(mangled):
     return subprocess.run([filt, mangled], capture_output=True, text=True).stdout.strip()
 
 
+def source_tree(path):
+    """The source tree a .cu file belongs to (the nearest folder above it with include/ and src/:
+    a baseline tree beside ours compiles against its own headers), else this one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while folder != os.path.dirname(folder):
+        if os.path.isdir(os.path.join(folder, "include")) and \
+                os.path.isdir(os.path.join(folder, "src")):
+            return folder
+        folder = os.path.dirname(folder)
+    return ROOT
+
+
 def fetch_tools():
     """Downloads cuobjdump and the nvdisasm it runs (PyPI wheels, no install) into CACHE/bin."""
     os.makedirs(os.path.join(CACHE, "bin"), exist_ok=True)
@@ -170,8 +183,9 @@ def main():
         binary = args.input
         if args.input.endswith(".cu"):
             binary = os.path.join(scratch, "kernels.cubin")
+            tree = source_tree(args.input)
             subprocess.run(["nvcc", "-std=c++20", "-O3", "-arch=sm_90a", "-cubin",
-                            "-I" + os.path.join(ROOT, "include"), "-I" + os.path.join(ROOT, "src"),
+                            "-I" + os.path.join(tree, "include"), "-I" + os.path.join(tree, "src"),
                             args.input, "-o", binary], check=True)
         env = dict(os.environ)
         env["PATH"] = os.path.dirname(cuobjdump) + os.pathsep + env.get("PATH", "")
