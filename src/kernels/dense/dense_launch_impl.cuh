@@ -1,8 +1,6 @@
 // Definition of the launch entries, included by the per-format instantiation files only.
 #pragma once
 
-#include <atomic>
-
 #include "core/cuda_check.h"
 #include "kernels/common/launch.cuh"
 #include "kernels/dense/dense_format.h"
@@ -20,25 +18,11 @@ void launch_dense(const DenseParams& params, int grid, bool programmatic, cudaSt
   CUDA_CHECK_LAUNCH("dense_kernel");
 }
 
-// Blocks of dense_kernel<T, F> resident per SM on the current device. The occupancy query (and
-// the shared-memory opt-in it needs) runs once per device, not on every launch: its answer only
-// depends on the kernel and the device.
+// Blocks of dense_kernel<T, F> resident per SM on the current device (queried once per device).
 template <class T, class F>
 int resident_blocks_per_sm_dense(int device) {
-  constexpr int kShared = StageLayout<T, F>::kSharedBytes;
-  constexpr int kMaxDevices = 64;
-  static std::atomic<int> known[kMaxDevices] = {};  // 0: not queried yet, else blocks + 1
-  if (device < kMaxDevices) {
-    const int cached = known[device].load(std::memory_order_acquire);
-    if (cached != 0) return cached - 1;
-  }
-  CUDA_CHECK(cudaFuncSetAttribute(dense_kernel<T, F>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  kShared));
-  int blocks = 0;
-  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, dense_kernel<T, F>,
-                                                           T::kThreads, kShared));
-  if (device < kMaxDevices) known[device].store(blocks + 1, std::memory_order_release);
-  return blocks;
+  return resident_blocks_per_sm<&dense_kernel<T, F>, T::kThreads, StageLayout<T, F>::kSharedBytes>(
+      device);
 }
 
 template <class T, class F>

@@ -1,6 +1,5 @@
 // The large-batch kernel's instances: fp16 and bf16 activations x INT4 with and without zero
 // points, and INT8. (One translation unit: each instance compiles in a few seconds.)
-#include <atomic>
 
 #include "core/cuda_check.h"
 #include "kernels/common/launch.cuh"
@@ -32,20 +31,8 @@ void launch(const dense::DenseParams& params, int splits, bool programmatic, cud
 
 template <class F, int kRows>
 bool fits(int device) {
-  constexpr int kShared = LargeBatchLayout<F, kRows>::kSharedBytes;
-  constexpr int kMaxDevices = 64;
-  static std::atomic<int> known[kMaxDevices] = {};  // 0: not queried yet, else blocks + 1
-  if (device < kMaxDevices) {
-    const int cached = known[device].load(std::memory_order_acquire);
-    if (cached != 0) return cached > 1;
-  }
-  CUDA_CHECK(cudaFuncSetAttribute(large_batch_kernel<F, kRows>,
-                                  cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
-  int blocks = 0;
-  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-      &blocks, large_batch_kernel<F, kRows>, LargeBatchShape<kRows>::kThreads, kShared));
-  if (device < kMaxDevices) known[device].store(blocks + 1, std::memory_order_release);
-  return blocks >= 1;
+  return resident_blocks_per_sm<&large_batch_kernel<F, kRows>, LargeBatchShape<kRows>::kThreads,
+                                LargeBatchLayout<F, kRows>::kSharedBytes>(device) >= 1;
 }
 
 template <dense::Activation kActivation, QuantScheme kScheme>
