@@ -26,6 +26,7 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/common/mma.cuh"
 
@@ -62,13 +63,11 @@ struct Fp16 {
   using Scalar = __half;
   using Pair = __half2;
   static constexpr std::uint32_t kMagic = 0x64006400;  // 1024 in both halves
-  static constexpr std::uint8_t kMagicHighByte = 0x64;
 };
 struct Bf16 {
   using Scalar = __nv_bfloat16;
   using Pair = __nv_bfloat162;
   static constexpr std::uint32_t kMagic = 0x43004300;  // 128 in both halves
-  static constexpr std::uint8_t kMagicHighByte = 0x43;
 };
 
 // What dequantization subtracts for a column group's zero point z, in both halves of a register:
@@ -86,16 +85,50 @@ __device__ __forceinline__ ZeroTerms symmetric_zero_terms() {
   return {E::kMagic | 0x00080008u, 0xd480d480u};  // fp16 0xd480 = -(64 + 8)
 }
 
-// The terms of zero point z < 16 held in byte `index` of `zero_bytes`: one prmt each puts z (or
-// z << 4) under the right high byte. fp16 -(64 + z) is 0xd400 | (z << 4): 64 + z has ulp 1/16.
+// Zero terms are made two column groups at a time, one group per half of each register (any z
+// < 16), and a group's terms are its half in both halves (zero_terms). That broadcast costs no
+// instruction: ptxas folds it into the HADD2 / HFMA2 that subtracts the term (operand .H0_H0 or
+// .H1_H1, SASS sm_80 and sm_90a). One prmt per term with a selector per byte, as before, cost a
+// register copy of each selector every main-loop trip as well (docs/dense-kernel-notes.md).
+struct ZeroTermPair {
+  std::uint32_t even;  // (magic + z_low, magic + z_high)
+  std::uint32_t odd;   // (-(64 + z_low), -(64 + z_high)), fp16 only
+};
+
+// The pair of the zero points in bits 0-3 (low half) and 16-19 (high half) of `zero_codes`; the
+// other bits are ignored, so bytes b and b + 2 of a word of zero bytes are zero_codes = word >> 8b.
 template <class E>
-__device__ __forceinline__ ZeroTerms zero_terms(std::uint32_t zero_bytes, int index) {
-  const std::uint32_t selector = 0x4040u | (0x0101u * static_cast<std::uint32_t>(index));
-  // Result bytes (low first): z, magic, z, magic.
-  const std::uint32_t even = prmt(zero_bytes, E::kMagicHighByte * 0x01010101u, selector);
-  // (every byte is < 16, so the shift keeps z << 4 inside its byte; bf16 does not use it)
-  const std::uint32_t odd = prmt(zero_bytes << 4, 0xd4d4d4d4u, selector);
+__device__ __forceinline__ ZeroTermPair zero_term_pair(std::uint32_t zero_codes) {
+  // The codes' own lop3, on the zero points (written as C, the and and the or became two LOP3s).
+  const std::uint32_t even = lop3<kAndOr>(zero_codes, kLowNibbles, E::kMagic);
+  std::uint32_t odd = 0;
+  if constexpr (std::is_same_v<E, Fp16>) {
+    // 960 - (1024 + z) = -(64 + z): one HADD2 with an immediate; exact, as every value is an
+    // integer below 2048. Its bits, 0xd400 | (z << 4), are those the fma's bias needs.
+    const __half2 nine_sixty = from_bits<__half2>(0x63806380);
+    odd = bits_of(__hsub2(nine_sixty, from_bits<__half2>(even)));
+  }
   return {even, odd};
+}
+
+// The pair of two adjacent zero bytes (a 16-bit load): byte 0 low, byte 1 high. Multiplying by
+// 0x101 adds a copy of the bytes one byte up, which puts byte 1 in bits 16-23; bits 8-15 get
+// the sum of the two (below 32, no carry), which the mask drops.
+template <class E>
+__device__ __forceinline__ ZeroTermPair zero_term_pair_of_two(std::uint32_t zero_bytes) {
+  return zero_term_pair<E>(zero_bytes * 0x101u);
+}
+
+// The terms of the group in half `high` (0: low) of `pair`, in both halves of each register.
+template <class E>
+__device__ __forceinline__ ZeroTerms zero_terms(ZeroTermPair pair, int high) {
+  using Pair = typename E::Pair;
+  const auto broadcast = [&](std::uint32_t bits) {
+    const Pair both = from_bits<Pair>(bits);
+    const typename E::Scalar value = high ? both.y : both.x;
+    return bits_of(Pair{value, value});
+  };
+  return {broadcast(pair.even), broadcast(pair.odd)};
 }
 
 // INT4 word -> B fragments of column groups (group0, group1) = (2w, 2w + 1) of the word's lane,

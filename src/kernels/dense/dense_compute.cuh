@@ -89,9 +89,14 @@ struct LaneGroup {
     if constexpr (F::kHasZeros) {
       const uint2 zero_bytes =
           *reinterpret_cast<const uint2*>(stage + Layout::kZeroOffset + group_offset);
+      // Column group j's zero point is byte j % 4 of word j / 4; bytes b and b + 2 of a word
+      // share a pair (dequant.cuh).
+      const ptx::ZeroTermPair pairs[4] = {
+          ptx::zero_term_pair<E>(zero_bytes.x), ptx::zero_term_pair<E>(zero_bytes.x >> 8),
+          ptx::zero_term_pair<E>(zero_bytes.y), ptx::zero_term_pair<E>(zero_bytes.y >> 8)};
 #pragma unroll
       for (int j = 0; j < layout::kColumnGroups; ++j)
-        zero[j] = ptx::zero_terms<E>(j < 4 ? zero_bytes.x : zero_bytes.y, j % 4);
+        zero[j] = ptx::zero_terms<E>(pairs[(j / 4) * 2 + j % 2], (j % 4) / 2);
     } else {
 #pragma unroll
       for (int j = 0; j < layout::kColumnGroups; ++j) zero[j] = ptx::symmetric_zero_terms<E>();
@@ -228,8 +233,9 @@ struct QuarterGroup {
     if constexpr (F::kHasZeros) {
       const std::uint32_t zero_pair =
           *reinterpret_cast<const std::uint16_t*>(stage + Layout::kZeroOffset + element);
-      zero[0] = ptx::zero_terms<E>(zero_pair, 0);
-      zero[1] = ptx::zero_terms<E>(zero_pair, 1);
+      const ptx::ZeroTermPair pair = ptx::zero_term_pair_of_two<E>(zero_pair);
+      zero[0] = ptx::zero_terms<E>(pair, 0);
+      zero[1] = ptx::zero_terms<E>(pair, 1);
     } else {
       zero[0] = zero[1] = ptx::symmetric_zero_terms<E>();
     }

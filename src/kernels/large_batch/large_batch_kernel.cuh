@@ -161,8 +161,9 @@ __device__ __forceinline__ ptx::FragmentA weight_block(const std::uint8_t* stage
       const std::uint32_t zero_pair = *reinterpret_cast<const std::uint16_t*>(
           stage + L::kZeroOffset + scale_row * S::kTileN +
           fragment_zero_offset(tile, quarter, lane));
-      zero[0] = ptx::zero_terms<E>(zero_pair, 0);
-      zero[1] = ptx::zero_terms<E>(zero_pair, 1);
+      const ptx::ZeroTermPair pair = ptx::zero_term_pair_of_two<E>(zero_pair);
+      zero[0] = ptx::zero_terms<E>(pair, 0);
+      zero[1] = ptx::zero_terms<E>(pair, 1);
     }
     ptx::dequant_int4_word<E>(*reinterpret_cast<const std::uint32_t*>(codes), zero[0], zero[1],
                               low, high);
