@@ -142,12 +142,37 @@ __device__ __forceinline__ void load_stage(const DenseParams& p, const CUtensorM
   }
 }
 
+// The zero terms (dequant.cuh) of the lane's two column groups of one 64-column tile.
+struct FragmentZeros {
+  ptx::ZeroTerms low;   // column group 2 quarter of the packed tile
+  ptx::ZeroTerms high;  // column group 2 quarter + 1
+};
+
+// Those of tile `tile` from the stage's zero row `scale_row`; symmetric codes' are constants.
+template <class F, int kRows>
+__device__ __forceinline__ FragmentZeros fragment_zeros(const std::uint8_t* stage, int tile,
+                                                        int quarter, int lane, int scale_row) {
+  using E = dense::ElementOf<F::kActivation>;
+  if constexpr (F::kHasZeros) {
+    using S = LargeBatchShape<kRows>;
+    using L = LargeBatchLayout<F, kRows>;
+    const std::uint32_t zero_pair = *reinterpret_cast<const std::uint16_t*>(
+        stage + L::kZeroOffset + scale_row * S::kTileN + fragment_zero_offset(tile, quarter, lane));
+    const ptx::ZeroTermPair pair = ptx::zero_term_pair_of_two<E>(zero_pair);
+    return {ptx::zero_terms<E>(pair, 0), ptx::zero_terms<E>(pair, 1)};
+  } else {
+    return {ptx::symmetric_zero_terms<E>(), ptx::symmetric_zero_terms<E>()};
+  }
+}
+
 // The lane's wgmma A fragment of W^T's 16 x 16 block `quarter` of 64-column tile `tile` at k16
-// step `band` of a stage, dequantized and scaled (weight_fragment.h has which weights).
+// step `band` of a stage, dequantized and scaled (weight_fragment.h has which weights); `zero`
+// are the tile's zero terms at that step (INT4).
 template <class F, int kRows>
 __device__ __forceinline__ ptx::FragmentA weight_block(const std::uint8_t* stage, int band,
                                                        int tile, int quarter, int lane,
-                                                       int scale_row) {
+                                                       int scale_row,
+                                                       const FragmentZeros& zero) {
   using S = LargeBatchShape<kRows>;
   using L = LargeBatchLayout<F, kRows>;
   using E = dense::ElementOf<F::kActivation>;
@@ -156,17 +181,8 @@ __device__ __forceinline__ ptx::FragmentA weight_block(const std::uint8_t* stage
   ptx::FragmentB low;   // a0, a2: column group 2 quarter of the packed tile
   ptx::FragmentB high;  // a1, a3: column group 2 quarter + 1
   if constexpr (F::kBits == 4) {
-    ptx::ZeroTerms zero[2] = {ptx::symmetric_zero_terms<E>(), ptx::symmetric_zero_terms<E>()};
-    if constexpr (F::kHasZeros) {
-      const std::uint32_t zero_pair = *reinterpret_cast<const std::uint16_t*>(
-          stage + L::kZeroOffset + scale_row * S::kTileN +
-          fragment_zero_offset(tile, quarter, lane));
-      const ptx::ZeroTermPair pair = ptx::zero_term_pair_of_two<E>(zero_pair);
-      zero[0] = ptx::zero_terms<E>(pair, 0);
-      zero[1] = ptx::zero_terms<E>(pair, 1);
-    }
-    ptx::dequant_int4_word<E>(*reinterpret_cast<const std::uint32_t*>(codes), zero[0], zero[1],
-                              low, high);
+    ptx::dequant_int4_word<E>(*reinterpret_cast<const std::uint32_t*>(codes), zero.low,
+                              zero.high, low, high);
   } else {
     const uint2 words = *reinterpret_cast<const uint2*>(codes);
     ptx::dequant_int8_word<E>(words.x, low);
@@ -258,13 +274,20 @@ __global__ void __launch_bounds__(LargeBatchShape<kRows>::kThreads, 1)
     // one wait. (A wait after every step took ~3% longer, H200 v15; carrying a stage's group over
     // into the next stage, with two register sets, gained nothing at m <= 128 and lost 1-4% above.)
     ptx::FragmentA weights[S::kTileK / 16][2];
+    // Groups are at least 32 rows and stages start at multiples of 64, so steps 2j and 2j + 1
+    // share their group: its zero terms are made at the even step only.
+    detail::FragmentZeros zeros[2];
 #pragma unroll
     for (int s = 0; s < S::kTileK / 16; ++s) {
       const int scale_row = ((k0 + 16 * s) >> p.group_shift) - first_group;
 #pragma unroll
       for (int i = 0; i < 2; ++i) {
-        weights[s][i] =
-            detail::weight_block<F, kRows>(stage, s, 2 * half + i, quarter, lane, scale_row);
+        const int packed_tile = 2 * half + i;  // of the block's four 64-column tiles
+        if (s % 2 == 0) {
+          zeros[i] = detail::fragment_zeros<F, kRows>(stage, packed_tile, quarter, lane, scale_row);
+        }
+        weights[s][i] = detail::weight_block<F, kRows>(stage, s, packed_tile, quarter, lane,
+                                                       scale_row, zeros[i]);
       }
       ptx::wgmma_fence();
 #pragma unroll
