@@ -4,6 +4,7 @@
 #
 #   scripts/gpu-check.sh [--quick-bench] [--no-bench] [--no-sanitizer] [--compare DIR]
 #                        [--compare-bench "BENCH OPTIONS"] [--large-batch] [--tree REV]
+#                        [--late-start S]
 #
 # --large-batch: also benchmark every layer with the Hopper large-batch kernel forced on and off
 # (m = 48-1024) and write <date>-<gpu>-large-batch.{csv,md} (bench/large_batch_report.py). That
@@ -12,6 +13,11 @@
 # --tree REV: the commit the tables name (say `--tree $(git rev-parse --short HEAD)`, expanded
 # here before the call). Default: git rev-parse in the tree, which on the device machine's copy
 # may name an older commit than the files it runs.
+#
+# --late-start S (default 480): a benchmark step that would start more than S seconds after the
+# build began is skipped, and the summary says so. The device tool stops a call at 600 s and then
+# brings back only what $OUT holds, unpacked (a full run with --large-batch took 594 s on an
+# H100); the summary gives each step's seconds, to see what to leave out (--no-sanitizer, say).
 #
 # --compare DIR: DIR is another source tree (say `git archive main | tar -x -C .baseline`, carried
 # along); its benchmark is built beside ours and both are timed in alternating rounds at a few m,
@@ -34,6 +40,7 @@ large_batch=0
 tree=
 compare_dir=
 compare_bench=(--m 1 8 16 32 64 128 512)
+late_start=480
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick-bench) bench_mode=quick ;;
@@ -43,6 +50,10 @@ while [ $# -gt 0 ]; do
     --tree)
       [ $# -ge 2 ] || { echo "--tree needs a revision" >&2; exit 2; }
       tree=$2
+      shift ;;
+    --late-start)
+      [[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || { echo "--late-start needs seconds" >&2; exit 2; }
+      late_start=$2
       shift ;;
     --compare)
       [ $# -ge 2 ] && [ -f "$2/CMakeLists.txt" ] || { echo "--compare needs a source tree" >&2; exit 2; }
@@ -64,6 +75,15 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=c
 jobs=$(nproc)
 
 start=$(date +%s)
+elapsed() { echo $(( $(date +%s) - start )); }
+# in_time STEP: whether STEP may still start (else its result says why not).
+in_time() {
+  local now
+  now=$(elapsed)
+  [ "$now" -le "$late_start" ] && return 0
+  result[$1]="skipped: ${now} s gone, later than --late-start $late_start"
+  return 1
+}
 if [ -n "$compare_dir" ]; then
   # The baseline's benchmark only, at low priority beside our build.
   (cmake -S "$compare_dir" -B "$compare_dir/build-compare" -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -91,8 +111,10 @@ result[ptxas]="$spills kernels with spills, $stack with a stack frame, $serializ
 if [ "${result[build]}" != FAILED ]; then
   # (-j4: correctness only; no test asserts a time. The slowest test takes ~8 s on an H100: a
   # minute each is room enough, and a kernel that hangs costs a minute, not the device call.)
+  step_start=$(elapsed)
   ctest --test-dir build --output-on-failure -j4 --timeout 60 >"$out/tests.log" 2>&1
-  result[tests]=$(grep -E "tests passed|tests failed" "$out/tests.log" | tail -1)
+  result[tests]="$(grep -E "tests passed|tests failed" "$out/tests.log" | tail -1)"
+  result[tests]+=" ($(( $(elapsed) - step_start )) s)"
   grep -E "Failed|\*\*\*|SKIPPED" "$out/tests.log" | head -20
   grep -E "GPTQ_TIME|GPTQ_GPU_VS_CPU" "$out/tests.log" | head -20
 
@@ -114,6 +136,7 @@ if [ "${result[build]}" != FAILED ]; then
         dense_filter+=":$large_dense" generality_filter+=":$large_generality"
       fi
       : >"$out/sanitizer-$tool.log"
+      step_start=$(elapsed)
       # (timeouts: a hanging kernel must not take the whole device call; each takes < 1 min)
       if timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 9 \
             build/tests/gemm/test_dense_gemm_gpu \
@@ -125,7 +148,8 @@ if [ "${result[build]}" != FAILED ]; then
             build/tests/gemm/test_dense_gemm_gpu \
             --gtest_filter="$forced" \
             >>"$out/sanitizer-$tool.log" 2>&1; then
-        result[sanitizer-$tool]="clean ($(grep -c '\[       OK \]' "$out/sanitizer-$tool.log") tests)"
+        passed=$(grep -c '\[       OK \]' "$out/sanitizer-$tool.log")
+        result[sanitizer-$tool]="clean ($passed tests, $(( $(elapsed) - step_start )) s)"
       else
         result[sanitizer-$tool]="ERRORS (see sanitizer-$tool.log)"
         tail -30 "$out/sanitizer-$tool.log"
@@ -136,9 +160,11 @@ if [ "${result[build]}" != FAILED ]; then
   if [ "$bench_mode" != none ] && [ -x build/bench/marlin_bench_dense ]; then
     flags=()
     [ "$bench_mode" = quick ] && flags+=(--quick)
-    if timeout 300 build/bench/marlin_bench_dense "${flags[@]}" --out-dir "$out" \
+    step_start=$(elapsed)
+    if ! in_time bench; then :
+    elif timeout 300 build/bench/marlin_bench_dense "${flags[@]}" --out-dir "$out" \
         >"$out/bench.log" 2>&1; then
-      result[bench]="ok ($bench_mode)"
+      result[bench]="ok ($bench_mode, $(( $(elapsed) - step_start )) s)"
     else
       result[bench]="FAILED"
       tail -30 "$out/bench.log"
@@ -146,32 +172,40 @@ if [ "${result[build]}" != FAILED ]; then
     # The same with GemmArgs::static_weights (programmatic dependent launch), m <= 128.
     pdl_m=(1 2 4 8 16 32 64 128)
     [ "$bench_mode" = quick ] && pdl_m=(1 16 128)
-    if timeout 300 build/bench/marlin_bench_dense "${flags[@]}" --static-weights --m "${pdl_m[@]}" \
-        --out-dir "$out" >"$out/bench-pdl.log" 2>&1; then
-      result[bench-pdl]="ok ($bench_mode)"
+    step_start=$(elapsed)
+    if ! in_time bench-pdl; then :
+    elif timeout 300 build/bench/marlin_bench_dense "${flags[@]}" --static-weights \
+        --m "${pdl_m[@]}" --out-dir "$out" >"$out/bench-pdl.log" 2>&1; then
+      result[bench-pdl]="ok ($bench_mode, $(( $(elapsed) - step_start )) s)"
     else
       result[bench-pdl]="FAILED"
       tail -30 "$out/bench-pdl.log"
     fi
     # Issue #6's variants (bf16, zero points, act-order, INT8, group 32) against the fp16 kernel.
-    if timeout 300 build/bench/marlin_bench_dense "${flags[@]}" --variants --out-dir "$out" \
+    step_start=$(elapsed)
+    if ! in_time bench-variants; then :
+    elif timeout 300 build/bench/marlin_bench_dense "${flags[@]}" --variants --out-dir "$out" \
         >"$out/bench-variants.log" 2>&1; then
-      result[bench-variants]="ok ($bench_mode)"
+      result[bench-variants]="ok ($bench_mode, $(( $(elapsed) - step_start )) s)"
     else
       result[bench-variants]="FAILED"
       tail -30 "$out/bench-variants.log"
     fi
     # The variants again with programmatic launches, m = 1 and 16 (the INT8 target's range).
-    if timeout 300 build/bench/marlin_bench_dense "${flags[@]}" --variants --static-weights \
+    step_start=$(elapsed)
+    if ! in_time bench-variants-pdl; then :
+    elif timeout 300 build/bench/marlin_bench_dense "${flags[@]}" --variants --static-weights \
         --m 1 16 --out-dir "$out" >"$out/bench-variants-pdl.log" 2>&1; then
-      result[bench-variants-pdl]="ok ($bench_mode)"
+      result[bench-variants-pdl]="ok ($bench_mode, $(( $(elapsed) - step_start )) s)"
     else
       result[bench-variants-pdl]="FAILED"
       tail -30 "$out/bench-variants-pdl.log"
     fi
   fi
 
-  if [ "$large_batch" = 1 ] && [ -x build/bench/marlin_bench_dense ]; then
+  if [ "$large_batch" = 1 ] && [ -x build/bench/marlin_bench_dense ] &&
+     in_time bench-large-batch; then
+    step_start=$(elapsed)
     # The large-batch kernel forced on, then off, one run after the other on the same card.
     device_line=$(build/tools/marlin version 2>/dev/null | grep -m1 '^CUDA device 0:')
     device_name=$(sed -E 's/^CUDA device 0: (.*) \(compute capability.*/\1/' <<<"$device_line")
@@ -190,7 +224,7 @@ if [ "${result[build]}" != FAILED ]; then
            --off "$out/large-batch/off/$gpu_file-dense.csv" --sm-count "$sm_count" \
            --device "$device_name" --tree "$tree" \
            -o "$out/$gpu_file-large-batch" >"$out/large-batch/report.log" 2>&1; then
-      result[bench-large-batch]="ok"
+      result[bench-large-batch]="ok ($(( $(elapsed) - step_start )) s)"
     else
       result[bench-large-batch]="FAILED (see large-batch/*/bench.log, report.log)"
     fi
