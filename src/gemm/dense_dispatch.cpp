@@ -267,11 +267,12 @@ DenseWorkspaceLayout dense_workspace_layout(int max_m, int n, int sm_count, int 
   }
   // The large-batch kernel with k split: at most sm_count blocks (large_batch_splits keeps them
   // in one wave), so at most sm_count / 2 tiles of 2 counters each, and one slot of
-  // min(m, 128) x 256 floats a block (its two half tiles).
+  // min(m, rows) x tile n floats a block (its two half tiles).
+  namespace lb = kernels::large_batch;
   const std::size_t sms = static_cast<std::size_t>(sm_count);
-  const std::size_t large_rows = static_cast<std::size_t>(std::min(max_m, 128));
+  const std::size_t large_rows = static_cast<std::size_t>(std::min(max_m, lb::kLargeBatchRows));
   slices = std::max(slices, sms);
-  partial_floats = std::max(partial_floats, sms * large_rows * 256);
+  partial_floats = std::max(partial_floats, sms * large_rows * lb::kLargeBatchTileN);
   return {round_up(slices * sizeof(int)), round_up(partial_floats * sizeof(float)),
           round_up(static_cast<std::size_t>(max_m) * std::max(max_act_order_k, 0) * 2)};
 }
