@@ -201,6 +201,13 @@ if [ "${result[build]}" != FAILED ]; then
       result[bench-variants-pdl]="FAILED"
       tail -30 "$out/bench-variants-pdl.log"
     fi
+    # Each summary names the commit it measured and how the tests went, after its date line.
+    [ -n "$tree" ] || tree=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+    for summary in "$out"/*-dense*.md; do
+      [ -f "$summary" ] && ! grep -q '^- measured at commit' "$summary" || continue
+      sed -i "/^- date:/a - measured at commit $tree (scripts/gpu-check.sh; tests: ${result[tests]:-not run})" \
+          "$summary"
+    done
   fi
 
   if [ "$large_batch" = 1 ] && [ -x build/bench/marlin_bench_dense ] &&
