@@ -62,6 +62,22 @@ __device__ __forceinline__ void tensor_box_to_shared(void* destination, const CU
 #endif
 }
 
+// The same for a 3-D tensor map: the box whose first element is (x, y, z).
+__device__ __forceinline__ void tensor_box_to_shared(void* destination, const CUtensorMap& map,
+                                                     int x, int y, int z,
+                                                     std::uint64_t* barrier) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%2, %3, %4}], [%5];\n" ::"r"(shared_address(destination)),
+      "l"(reinterpret_cast<std::uint64_t>(&map)), "r"(x), "r"(y), "r"(z),
+      "r"(shared_address(barrier))
+      : "memory");
+#else
+  __trap();
+#endif
+}
+
 // Makes this thread's mbarrier.init visible to the copy engine before any copy reports to it.
 __device__ __forceinline__ void fence_barrier_init() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900

@@ -49,4 +49,28 @@ CUtensorMap k_major_swizzle128_map(const void* base, std::int64_t rows, std::int
   return map;
 }
 
+CUtensorMap row_chunks_map(const void* base, std::int64_t rows, std::int64_t row_bytes,
+                           int box_rows, int box_chunks) {
+  CUtensorMap map{};
+  constexpr int kElementBytes = 8;
+  const cuuint64_t extent[3] = {kChunkBytes / kElementBytes,
+                                static_cast<cuuint64_t>(row_bytes / kChunkBytes),
+                                static_cast<cuuint64_t>(rows)};
+  const cuuint64_t strides[2] = {kChunkBytes, static_cast<cuuint64_t>(row_bytes)};
+  const cuuint32_t box[3] = {kChunkBytes / kElementBytes, static_cast<cuuint32_t>(box_chunks),
+                             static_cast<cuuint32_t>(box_rows)};
+  const cuuint32_t step[3] = {1, 1, 1};
+  const CUresult result = encode_tiled()(
+      &map, CU_TENSOR_MAP_DATA_TYPE_UINT64, 3, const_cast<void*>(base), extent, strides, box,
+      step, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
+      CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (result != CUDA_SUCCESS) {
+    throw Error(ErrorCode::kCuda, "cuTensorMapEncodeTiled refused " + std::to_string(rows) +
+                                      " rows of " + std::to_string(row_bytes) +
+                                      " bytes (CUresult " +
+                                      std::to_string(static_cast<int>(result)) + ")");
+  }
+  return map;
+}
+
 }  // namespace marlin::kernels

@@ -15,4 +15,15 @@ namespace marlin::kernels {
 CUtensorMap k_major_swizzle128_map(const void* base, std::int64_t rows, std::int64_t columns,
                                    int box_rows);
 
+// `rows` rows of `row_bytes` bytes each (a multiple of kChunkBytes; `base` 16-byte aligned), read
+// in boxes of `box_rows` rows x `box_chunks` chunks of kChunkBytes, stored in shared memory
+// densely, row after row, unswizzled. The packed weights' row bands, several at one copy (a box
+// dimension holds at most 256 elements, so the row is cut into chunks of 256 8-byte elements):
+//
+//   global:  row r   [chunk 0][chunk 1] ... [chunk c][chunk c+1] ...    (row_bytes apart)
+//   box at (chunk c, row r), 2 x 2:   shared = [r: c, c+1][r+1: c, c+1]
+constexpr int kChunkBytes = 2048;
+CUtensorMap row_chunks_map(const void* base, std::int64_t rows, std::int64_t row_bytes,
+                           int box_rows, int box_chunks);
+
 }  // namespace marlin::kernels

@@ -5,8 +5,9 @@
 // traffic a stage, and v5 took 1.25x this kernel's time).
 //
 //   warpgroup 0 (producer)   one thread issues every copy (bulk copies): stage t's A (kRows
-//                            x 64 k, a tensor map) and its codes and scale rows into stage slot t,
-//                            once the consumers have released the slot's stage t - kStages
+//                            x 64 k) and its codes (a tensor map each) and its scale rows into
+//                            stage slot t, once the consumers have released the slot's stage
+//                            t - kStages
 //   warpgroups 1, 2          wait for slot t ("full"), dequantize their 128 columns of W^T at
 //   (consumers)              every k16 step into wgmma A fragments (64 columns an instruction),
 //                            multiply them by the slot's A tile (wgmma's B operand, N = kRows
@@ -38,6 +39,7 @@
 #include "kernels/common/dequant.cuh"
 #include "kernels/common/grid_dependency.cuh"
 #include "kernels/common/mbarrier.cuh"
+#include "kernels/common/tensor_map.h"
 #include "kernels/common/warpgroup_registers.cuh"
 #include "kernels/common/wgmma.cuh"
 #include "kernels/dense/dense_epilogue.cuh"
@@ -75,6 +77,8 @@ struct LargeBatchLayout {
   static constexpr int kABytes = S::kRows * S::kTileK * 2;
   static constexpr int kCodeOffset = kABytes;
   static constexpr int kCodeBytes = S::kTileK * S::kTileN * F::kBits / 8;
+  // A band's bytes of one block (a 16 x 256 slice of the packed codes) in code_map's chunks.
+  static constexpr int kCodeChunks = kCodeBytes / 4 / kChunkBytes;
   static constexpr int kScaleOffset = kCodeOffset + kCodeBytes;
   static constexpr int kScaleBytes = S::kMaxScaleRows * S::kTileN * 2;
   static constexpr int kZeroOffset = kScaleOffset + kScaleBytes;
@@ -99,15 +103,14 @@ __device__ __forceinline__ void named_barrier(int id, int threads) {
 }
 
 // Issues stage t's copies into its slot (one thread): A's two 64-row boxes (rows past m read as
-// zeros), the codes of four 16 x 256 bands, the scale (and zero-point) rows of the groups the
-// stage touches; they report their bytes to `full`.
+// zeros), the codes of four 16 x 256 bands (one box of code_map), the scale (and zero-point) rows
+// of the groups the stage touches; they report their bytes to `full`.
 template <class F, int kRows>
 __device__ __forceinline__ void load_stage(const DenseParams& p, const CUtensorMap& a_map,
-                                           std::uint8_t* slot, std::uint64_t* full, int t,
-                                           int n_tile, int m0) {
+                                           const CUtensorMap& code_map, std::uint8_t* slot,
+                                           std::uint64_t* full, int t, int n_tile, int m0) {
   using S = LargeBatchShape<kRows>;
   using L = LargeBatchLayout<F, kRows>;
-  constexpr int kBandBytes = L::kCodeBytes / 4;
   constexpr int kScaleRowBytes = S::kTileN * 2;
   constexpr int kZeroRowBytes = F::kHasZeros ? S::kTileN : 0;
   const int rows = max(1, S::kTileK >> p.group_shift);
@@ -120,16 +123,11 @@ __device__ __forceinline__ void load_stage(const DenseParams& p, const CUtensorM
                               m0 + box * S::kBoxRows, full);
   }
   // Band b of the stage is packed row-band 4t + b; its 4 tiles of this block's 256 columns are
-  // contiguous (layout/packed_format.h).
-  const auto* codes = reinterpret_cast<const std::uint8_t*>(p.b);
-  const std::int64_t band_stride = static_cast<std::int64_t>(p.n) * 2 * F::kBits;
-#pragma unroll
-  for (int band = 0; band < 4; ++band) {
-    ptx::bulk_copy_to_shared(slot + L::kCodeOffset + band * kBandBytes,
-                             codes + (4LL * t + band) * band_stride +
-                                 static_cast<std::int64_t>(n_tile) * kBandBytes,
-                             kBandBytes, full);
-  }
+  // contiguous (layout/packed_format.h), kCodeChunks chunks of code_map's rows. One box holds
+  // the four bands, one after the other. (With four bulk copies, one a band, the 64-row tiles
+  // took 1-9% longer at m = 48-64, H100, docs/dense-kernel-notes.md v17.)
+  ptx::tensor_box_to_shared(slot + L::kCodeOffset, code_map, 0, n_tile * L::kCodeChunks,
+                            4 * t, full);
   for (int row = 0; row < rows; ++row) {
     const std::int64_t at = static_cast<std::int64_t>(first_row + row) * p.n + n_tile * S::kTileN;
     ptx::bulk_copy_to_shared(slot + L::kScaleOffset + row * kScaleRowBytes,
@@ -202,7 +200,8 @@ __device__ __forceinline__ ptx::FragmentA weight_block(const std::uint8_t* stage
 template <class F, int kRows>
 __global__ void __launch_bounds__(LargeBatchShape<kRows>::kThreads, 1)
     large_batch_kernel(const DenseParams p, const int splits,
-                       const __grid_constant__ CUtensorMap a_map) {
+                       const __grid_constant__ CUtensorMap a_map,
+                       const __grid_constant__ CUtensorMap code_map) {
 #if MARLIN_WGMMA_AVAILABLE
   using S = LargeBatchShape<kRows>;
   using L = LargeBatchLayout<F, kRows>;
@@ -246,8 +245,8 @@ __global__ void __launch_bounds__(LargeBatchShape<kRows>::kThreads, 1)
         if (t >= L::kStages) {
           ptx::mbarrier_wait(&consumed[t % L::kStages], (t / L::kStages - 1) & 1);
         }
-        detail::load_stage<F, kRows>(p, a_map, slot(t), &full[t % L::kStages], first_step + t,
-                                     n_tile, m0);
+        detail::load_stage<F, kRows>(p, a_map, code_map, slot(t), &full[t % L::kStages],
+                                     first_step + t, n_tile, m0);
       }
     }
     return;

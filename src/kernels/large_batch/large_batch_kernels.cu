@@ -22,10 +22,14 @@ void launch(const dense::DenseParams& params, int splits, bool programmatic, cud
   // parameter, so a captured graph keeps the one it was captured with.)
   const CUtensorMap a_map =
       k_major_swizzle128_map(params.a, params.m, params.k, S::kBoxRows);
+  // The packed codes as k / 16 row bands of n x 16 codes, four bands a box (a stage).
+  const CUtensorMap code_map =
+      row_chunks_map(params.b, params.k / 16, static_cast<std::int64_t>(params.n) * 2 * F::kBits,
+                     4, LargeBatchLayout<F, kRows>::kCodeChunks);
   launch_kernel(large_batch_kernel<F, kRows>,
                 dim3(splits * m_tiles * (params.n / kLargeBatchTileN)), dim3(S::kThreads),
                 LargeBatchLayout<F, kRows>::kSharedBytes, programmatic, stream, params, splits,
-                a_map);
+                a_map, code_map);
   CUDA_CHECK_LAUNCH("large_batch_kernel");
 }
 
