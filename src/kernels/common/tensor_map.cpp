@@ -51,6 +51,11 @@ CUtensorMap k_major_swizzle128_map(const void* base, std::int64_t rows, std::int
 
 CUtensorMap row_chunks_map(const void* base, std::int64_t rows, std::int64_t row_bytes,
                            int box_rows, int box_chunks) {
+  if (row_bytes % kChunkBytes != 0) {
+    throw Error(ErrorCode::kInternal,
+                "row_chunks_map: rows of " + std::to_string(row_bytes) +
+                    " bytes are not whole chunks of " + std::to_string(kChunkBytes));
+  }
   CUtensorMap map{};
   constexpr int kElementBytes = 8;
   const cuuint64_t extent[3] = {kChunkBytes / kElementBytes,
