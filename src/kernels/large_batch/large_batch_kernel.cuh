@@ -79,6 +79,7 @@ struct LargeBatchLayout {
   static constexpr int kCodeBytes = S::kTileK * S::kTileN * F::kBits / 8;
   // A band's bytes of one block (a 16 x 256 slice of the packed codes) in code_map's chunks.
   static constexpr int kCodeChunks = kCodeBytes / 4 / kChunkBytes;
+  static_assert(kCodeChunks * kChunkBytes * 4 == kCodeBytes, "a band is whole chunks");
   static constexpr int kScaleOffset = kCodeOffset + kCodeBytes;
   static constexpr int kScaleBytes = S::kMaxScaleRows * S::kTileN * 2;
   static constexpr int kZeroOffset = kScaleOffset + kScaleBytes;
