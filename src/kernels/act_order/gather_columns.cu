@@ -53,12 +53,11 @@ __global__ void __launch_bounds__(kThreads)
        chunk += static_cast<std::int64_t>(gridDim.x) * kThreads) {
     const int column = column_of(chunk);
     if (!read_early || chunk != first) load_indices(perm, column, indices);
-    const std::uint16_t* source = a + (chunk / chunks_per_row) * k;
+    const std::int64_t row_start = chunk / chunks_per_row * k;
     alignas(16) std::uint16_t values[8];
 #pragma unroll
-    for (int i = 0; i < 8; ++i) values[i] = source[indices[i]];
-    *reinterpret_cast<uint4*>(out + (chunk / chunks_per_row) * k + column) =
-        *reinterpret_cast<const uint4*>(values);
+    for (int i = 0; i < 8; ++i) values[i] = a[row_start + indices[i]];
+    *reinterpret_cast<uint4*>(out + row_start + column) = *reinterpret_cast<const uint4*>(values);
   }
 }
 

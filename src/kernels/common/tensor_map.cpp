@@ -27,6 +27,14 @@ PFN_cuTensorMapEncodeTiled_v12000 encode_tiled() {
   return function;
 }
 
+// Throws marlin::Error naming `what` (the tensor) when the driver refused to encode its map.
+void check_encoded(CUresult result, const std::string& what) {
+  if (result != CUDA_SUCCESS) {
+    throw Error(ErrorCode::kCuda, "cuTensorMapEncodeTiled refused " + what + " (CUresult " +
+                                      std::to_string(static_cast<int>(result)) + ")");
+  }
+}
+
 }  // namespace
 
 CUtensorMap k_major_swizzle128_map(const void* base, std::int64_t rows, std::int64_t columns,
@@ -41,11 +49,8 @@ CUtensorMap k_major_swizzle128_map(const void* base, std::int64_t rows, std::int
       &map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 2, const_cast<void*>(base), extent, row_bytes, box,
       step, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
       CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  if (result != CUDA_SUCCESS) {
-    throw Error(ErrorCode::kCuda, "cuTensorMapEncodeTiled refused a " + std::to_string(rows) +
-                                      " x " + std::to_string(columns) + " matrix (CUresult " +
-                                      std::to_string(static_cast<int>(result)) + ")");
-  }
+  check_encoded(result, "a " + std::to_string(rows) + " x " + std::to_string(columns) +
+                            " matrix");
   return map;
 }
 
@@ -69,12 +74,8 @@ CUtensorMap row_chunks_map(const void* base, std::int64_t rows, std::int64_t row
       &map, CU_TENSOR_MAP_DATA_TYPE_UINT64, 3, const_cast<void*>(base), extent, strides, box,
       step, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
       CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  if (result != CUDA_SUCCESS) {
-    throw Error(ErrorCode::kCuda, "cuTensorMapEncodeTiled refused " + std::to_string(rows) +
-                                      " rows of " + std::to_string(row_bytes) +
-                                      " bytes (CUresult " +
-                                      std::to_string(static_cast<int>(result)) + ")");
-  }
+  check_encoded(result, std::to_string(rows) + " rows of " + std::to_string(row_bytes) +
+                            " bytes");
   return map;
 }
 
