@@ -31,6 +31,33 @@ struct Accumulators {
   }
 };
 
+// Where a k16 step reloads its group (scales, zero terms) inside a stage.
+enum class GroupReload {
+  kNever,             // one group spans the stage (group size >= kTileK, or per-channel)
+  kWhereGroupsStart,  // a branch per step on the group size
+  kEveryMinGroup,     // every 32 rows, whether or not a group starts there
+};
+
+// With zero points in the overlapped wgmma tilings, a branch between two multiplies in flight,
+// around the zero terms, made ptxas serialize every wgmma of the stage (C7513: a full wait after
+// each). So there the reload is unconditional where groups are shorter than a stage (every 32
+// rows), and a loop without any reload serves groups that span a stage; the kernel picks one of
+// the two once per launch (dense_kernel.cuh). Group 128 then reloads 3 times a stage fewer: zero
+// points' time relative to fp16 (H100, two runs) went from 1.08-1.16 to 1.06-1.11 at m = 32 and
+// from 1.06-1.07 to 1.00-1.02 at m = 64 (7B, 8B, 70B). Choosing per stage instead, both loops
+// inside the stage loop, took 1-2% longer (H100, summed zero-point time per model at m = 32-128,
+// docs/dense-kernel-notes.md v18). Elsewhere the reload is a branch per step.
+template <class T, class F>
+constexpr bool kReloadChosenPerLaunch = F::kHasZeros && T::kWgmmaOverlap;
+
+// That choice: kNever where a group spans a stage (the group shift is at least the stage's).
+template <class T>
+__device__ __forceinline__ bool group_spans_stage(int group_shift) {
+  constexpr int kTileKShift = T::kTileK == 128 ? 7 : 6;
+  static_assert(1 << kTileKShift == T::kTileK, "stages are 64 or 128 rows of k");
+  return group_shift >= kTileKShift;
+}
+
 // Per-warp constants of the compute loop, computed once per launch: shared-memory offsets of
 // this lane's operands inside a stage.
 template <class T, class F>
@@ -267,12 +294,6 @@ __device__ __forceinline__ ptx::FragmentA weight_block(const uint4* b_stage, int
   return {{low.reg[0], high.reg[0], low.reg[1], high.reg[1]}};
 }
 
-// Where a k16 step reloads its group (scales, zero terms) inside a stage.
-enum class GroupReload {
-  kNever,             // one group spans the stage (group size >= kTileK, or per-channel)
-  kWhereGroupsStart,  // a branch per step on the group size
-  kEveryMinGroup,     // every 32 rows, whether or not a group starts there
-};
 
 template <class T, class F, GroupReload kReload>
 __device__ __forceinline__ void compute_steps_wgmma(const std::uint8_t* stage,
@@ -328,35 +349,13 @@ __device__ __forceinline__ void compute_steps_wgmma(const std::uint8_t* stage,
   }
 }
 
-template <class T, class F>
-__device__ __forceinline__ void compute_stage_wgmma(const std::uint8_t* stage,
-                                                    const WarpOperands<T, F>& operands,
-                                                    Accumulators<T>& acc) {
-  if constexpr (F::kHasZeros && T::kWgmmaOverlap) {
-    // With zero points in the overlapped tilings, a branch between two multiplies in flight,
-    // around the zero terms, made ptxas serialize every wgmma of the stage (C7513: a full
-    // wait after each). So the reload is unconditional where groups are shorter than a stage,
-    // and a second copy of the loop, chosen once per stage, has none where they are not. Group
-    // 128 then reloads 3 times a stage fewer: zero points' time relative to fp16 (H100, two runs)
-    // went from 1.08-1.16 to 1.06-1.11 at m = 32 and from 1.06-1.07 to 1.00-1.02 at m = 64 (7B,
-    // 8B, 70B).
-    constexpr int kTileKShift = T::kTileK == 128 ? 7 : 6;
-    if (operands.group_shift >= kTileKShift) {
-      compute_steps_wgmma<T, F, GroupReload::kNever>(stage, operands, acc);
-    } else {
-      compute_steps_wgmma<T, F, GroupReload::kEveryMinGroup>(stage, operands, acc);
-    }
-  } else {
-    compute_steps_wgmma<T, F, GroupReload::kWhereGroupsStart>(stage, operands, acc);
-  }
-}
-
-template <class T, class F>
+// One warp's share of a stage; kReload is the wgmma loop's (kReloadChosenPerLaunch).
+template <class T, class F, GroupReload kReload>
 __device__ __forceinline__ void compute_stage(const std::uint8_t* stage,
                                               const WarpOperands<T, F>& operands,
                                               Accumulators<T>& acc) {
   if constexpr (T::kWgmma) {
-    compute_stage_wgmma<T, F>(stage, operands, acc);
+    compute_steps_wgmma<T, F, kReload>(stage, operands, acc);
     return;
   }
   if constexpr (T::kSwapOperands) {

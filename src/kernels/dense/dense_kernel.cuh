@@ -37,6 +37,59 @@
 
 namespace marlin::kernels::dense {
 
+// The block's stripe after the prologue, whose kLoadAhead stages `loader` has already issued.
+template <class T, class F, GroupReload kReload>
+__device__ __forceinline__ void run_stripe(const DenseParams& p, std::uint8_t* shared,
+                                           StageLoader<T, F>& loader,
+                                           const WarpOperands<T, F>& operands, int begin,
+                                           int count, int k_tiles, int slice_warp, int k_group) {
+  using Layout = StageLayout<T, F>;
+  float4* reduce_buffer =
+      reinterpret_cast<float4*>(shared + Layout::kStages * Layout::kStageBytes);
+  Accumulators<T> acc;
+  acc.zero();
+  TileCoord compute_tile = tile_coord(begin, k_tiles, p.m_chunks);
+  bool warp_in_n = (compute_tile.n_tile * T::kNSlices + slice_warp) * 64 < p.n;
+  int compute_stage_index = 0;
+  int load_stage_index = Layout::kLoadAhead;
+  // The stripe as a sequence of slice segments (k tiles of one output slice), each closed by
+  // finish_slice. (A segment loop rather than a per-tile "slice done?" branch: ptxas then keeps the
+  // wgmma pipeline's final wait after the segment instead of in every iteration.)
+  for (int i = 0; i < count;) {
+    const int segment_end = min(count, i + k_tiles - compute_tile.k_tile);
+    for (; i < segment_end; ++i) {
+      ptx::cp_async_wait_group<Layout::kLoadAhead - 1>();
+      if constexpr (T::kWgmma) ptx::fence_proxy_async_shared();  // cp.async data -> wgmma
+      // Stage i has landed for every thread, and everyone is done with the stage whose buffer the
+      // next load reuses.
+      __syncthreads();
+      if (i + Layout::kLoadAhead < count) {
+        loader.load(p, shared + load_stage_index * Layout::kStageBytes);
+        loader.advance(p, k_tiles);
+      }
+      ptx::cp_async_commit_group();
+      if (++load_stage_index == Layout::kStages) load_stage_index = 0;
+
+      // (wgmma: every warpgroup multiplies, also over a slice past n whose results are dropped; a
+      // warpgroup-divergent branch around the multiplies would make ptxas serialize them)
+      if (T::kWgmma || warp_in_n) {
+        compute_stage<T, F, kReload>(shared + compute_stage_index * Layout::kStageBytes,
+                                     operands, acc);
+      }
+      if (++compute_stage_index == Layout::kStages) compute_stage_index = 0;
+    }
+    if constexpr (T::kWgmma) ptx::wgmma_wait_group<0>();  // the accumulators are final
+    finish_slice<T, F>(p, acc, reduce_buffer, compute_tile, k_tiles, slice_warp, k_group,
+                       warp_in_n);
+    compute_tile.k_tile = 0;
+    if (++compute_tile.m_chunk == p.m_chunks) {
+      compute_tile.m_chunk = 0;
+      ++compute_tile.n_tile;
+    }
+    warp_in_n = (compute_tile.n_tile * T::kNSlices + slice_warp) * 64 < p.n;
+  }
+}
+
 template <class T, class F>
 __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(const DenseParams p) {
   using Layout = StageLayout<T, F>;
@@ -56,8 +109,6 @@ __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(con
   // a slice per warpgroup, all steps).
   const int slice_warp = T::kWgmma ? warp / 4 : warp % T::kNSlices;
   const int k_group = T::kWgmma ? 0 : warp / T::kNSlices;
-  float4* reduce_buffer =
-      reinterpret_cast<float4*>(shared + Layout::kStages * Layout::kStageBytes);
   const WarpOperands<T, F> operands(p, slice_warp, k_group);
 
   // Prologue: fill kLoadAhead stages, the weights first. Under a programmatic launch (the host
@@ -87,46 +138,18 @@ __global__ void __launch_bounds__(T::kThreads, T::kBlocksPerSM) dense_kernel(con
     ptx::cp_async_commit_group();
   }
 
-  Accumulators<T> acc;
-  acc.zero();
-  TileCoord compute_tile = tile_coord(begin, k_tiles, p.m_chunks);
-  bool warp_in_n = (compute_tile.n_tile * T::kNSlices + slice_warp) * 64 < p.n;
-  int compute_stage_index = 0;
-  int load_stage_index = Layout::kLoadAhead;
-  // The stripe as a sequence of slice segments (k tiles of one output slice), each closed by
-  // finish_slice. (A segment loop rather than a per-tile "slice done?" branch: ptxas then keeps the
-  // wgmma pipeline's final wait after the segment instead of in every iteration.)
-  for (int i = 0; i < count;) {
-    const int segment_end = min(count, i + k_tiles - compute_tile.k_tile);
-    for (; i < segment_end; ++i) {
-      ptx::cp_async_wait_group<Layout::kLoadAhead - 1>();
-      if constexpr (T::kWgmma) ptx::fence_proxy_async_shared();  // cp.async data -> wgmma
-      // Stage i has landed for every thread, and everyone is done with the stage whose buffer the
-      // next load reuses.
-      __syncthreads();
-      if (i + Layout::kLoadAhead < count) {
-        loader.load(p, shared + load_stage_index * Layout::kStageBytes);
-        loader.advance(p, k_tiles);
-      }
-      ptx::cp_async_commit_group();
-      if (++load_stage_index == Layout::kStages) load_stage_index = 0;
-
-      // (wgmma: every warpgroup multiplies, also over a slice past n whose results are dropped; a
-      // warpgroup-divergent branch around the multiplies would make ptxas serialize them)
-      if (T::kWgmma || warp_in_n) {
-        compute_stage<T, F>(shared + compute_stage_index * Layout::kStageBytes, operands, acc);
-      }
-      if (++compute_stage_index == Layout::kStages) compute_stage_index = 0;
+  // The stripe, with the stage loop the weights' groups need (kReloadChosenPerLaunch).
+  if constexpr (kReloadChosenPerLaunch<T, F>) {
+    if (group_spans_stage<T>(p.group_shift)) {
+      run_stripe<T, F, GroupReload::kNever>(p, shared, loader, operands, begin, count, k_tiles,
+                                            slice_warp, k_group);
+    } else {
+      run_stripe<T, F, GroupReload::kEveryMinGroup>(p, shared, loader, operands, begin, count,
+                                                    k_tiles, slice_warp, k_group);
     }
-    if constexpr (T::kWgmma) ptx::wgmma_wait_group<0>();  // the accumulators are final
-    finish_slice<T, F>(p, acc, reduce_buffer, compute_tile, k_tiles, slice_warp, k_group,
-                       warp_in_n);
-    compute_tile.k_tile = 0;
-    if (++compute_tile.m_chunk == p.m_chunks) {
-      compute_tile.m_chunk = 0;
-      ++compute_tile.n_tile;
-    }
-    warp_in_n = (compute_tile.n_tile * T::kNSlices + slice_warp) * 64 < p.n;
+  } else {
+    run_stripe<T, F, GroupReload::kWhereGroupsStart>(p, shared, loader, operands, begin, count,
+                                                     k_tiles, slice_warp, k_group);
   }
   ptx::cp_async_wait_group<0>();
 }
