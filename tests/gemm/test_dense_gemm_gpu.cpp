@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "core/cuda_check.h"
+#include "gemm/dense_dispatch.h"
 #include "gemm_problem.h"
 #include "gpu_test.h"
+#include "kernels/dense/dense_launch.h"
 #include "marlin/gemm.h"
 
 namespace marlin {
@@ -245,6 +247,47 @@ TEST(DenseGemm, StaticWeightsLaunchWaitsForTheKernelBefore) {
     }
   }
   CUDA_CHECK(cudaStreamDestroy(stream));
+}
+
+
+// How many blocks of each mma.sync tiling share an SM, per format: what the grid is sized for
+// (gemm.cpp takes the smaller of this and the configuration's blocks_per_sm). StageLayout
+// (dense_format.h) sizes their stages for blocks_per_sm blocks, but the INT8 m <= 16 tiling's
+// exact fit (5 stages) leaves no room for the epilogue's 128 bytes of static shared memory, so
+// it runs one block an SM; two blocks (the flag passed through __syncthreads_or instead) took
+// 1.5-5.6% longer at m = 16 (H100, docs/dense-kernel-notes.md v18). A change that moves either
+// fails here. The wgmma tilings are sized a block at a time and are not checked.
+TEST(DenseGemm, MmaSyncTilingsRunTheirMeasuredBlocksPerSm) {
+  MARLIN_REQUIRE_GPU();
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  namespace dk = kernels::dense;
+  struct Format {
+    const char* name;
+    const dk::DenseKernelEntry* kernels;
+    bool int8;
+  };
+  const Format formats[] = {
+      {"fp16_int4", dk::dense_kernels_fp16_int4(), false},
+      {"fp16_int4_zero_point", dk::dense_kernels_fp16_int4_zero_point(), false},
+      {"fp16_int8", dk::dense_kernels_fp16_int8(), true},
+      {"bf16_int4", dk::dense_kernels_bf16_int4(), false},
+      {"bf16_int4_zero_point", dk::dense_kernels_bf16_int4_zero_point(), false},
+      {"bf16_int8", dk::dense_kernels_bf16_int8(), true}};
+  int checked = 0;
+  for (const std::string& name : gemm_detail::dense_config_names()) {
+    if (name.find("wgmma") != std::string::npos) continue;
+    const gemm_detail::DenseConfig config = gemm_detail::parse_dense_config(name);
+    for (const Format& format : formats) {
+      const bool int8_medium = format.int8 && name == "m16_k128_n128_s6_b2";
+      EXPECT_EQ(format.kernels[config.tiling].resident_blocks_per_sm(device),
+                int8_medium ? 1 : config.blocks_per_sm)
+          << format.name << " " << name << ": "
+          << format.kernels[config.tiling].shared_bytes << " bytes of dynamic shared memory";
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 3 * 6) << "three mma.sync configurations x six formats";
 }
 
 }  // namespace

@@ -46,11 +46,14 @@ struct StageLayout {
   // Pipeline depth: the Tiling's, less the stages that do not fit. A wgmma tiling (Hopper) has at
   // most 227 KiB a block. An mma.sync tiling keeps room for its kBlocksPerSM blocks on an H100 SM
   // (228 KiB, 1 KiB of it reserved per block). Only INT8 loses stages (its weight tiles are twice
-  // the bytes): at m <= 16 its tilings for two blocks per SM had fit one, half the warps hiding
-  // the memory latency. H100, same run, summed INT8 speedup over FP16 cuBLASLt with 2 stages
-  // (m <= 8) and 5 (m <= 16) against 4 and 6 at one block per SM: m = 1 7B 1.65 / 1.58, 70B
-  // 1.89 / 1.86, large 2.00 / 1.92; m = 16 7B 1.50 / 1.45. The wgmma 32-row tiling (m = 17..32)
-  // keeps its 6 stages and one block: with 4 stages and two blocks it lost 1-3% (summed) at m = 32.
+  // the bytes). At m <= 8 its 2 stages let two blocks share an SM: H100, same run, summed INT8
+  // speedup over FP16 cuBLASLt against 4 stages at one block per SM, m = 1: 7B 1.65 / 1.58, 70B
+  // 1.89 / 1.86, large 2.00 / 1.92. At m <= 16 its 5 stages fill exactly half an SM, which
+  // leaves no room for the epilogue's 128 bytes of static shared memory (dense_epilogue.cuh), so
+  // it runs one block an SM with 5 stages (7B m = 16: 1.50 against 1.45 with 6); two blocks (the
+  // flag moved out of shared memory) took 1.5-5.6% longer at m = 16 (H100, v18 of the notes).
+  // tests/gemm/test_dense_gemm_gpu.cpp pins both. The wgmma 32-row tiling (m = 17..32) keeps
+  // its 6 stages and one block: with 4 stages and two blocks it lost 1-3% (summed) at m = 32.
   static constexpr int kSmSharedBytes = 228 * 1024;
   static constexpr int kMaxBlockSharedBytes = 227 * 1024;
   static constexpr int kBlockSharedLimit =
