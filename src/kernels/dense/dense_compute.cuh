@@ -294,7 +294,6 @@ __device__ __forceinline__ ptx::FragmentA weight_block(const uint4* b_stage, int
   return {{low.reg[0], high.reg[0], low.reg[1], high.reg[1]}};
 }
 
-
 template <class T, class F, GroupReload kReload>
 __device__ __forceinline__ void compute_steps_wgmma(const std::uint8_t* stage,
                                                     const WarpOperands<T, F>& operands,
