@@ -17,8 +17,8 @@
 namespace marlin::bench {
 
 // The packed weights of one layer on the device: copy 0 uploaded through the public API, the
-// others device-to-device copies of every array of it (codes, scales, zero points, act-order
-// permutation), so that no array of one copy can be served from L2 by another; views()[i] is ready
+// others device-to-device copies of every array of it (codes, scales with their zero points,
+// act-order permutation), so that no array of one copy can be served from L2 by another; views()[i] is ready
 // to hand to marlin::gemm.
 class MarlinWeightCopies {
  public:
@@ -26,8 +26,7 @@ class MarlinWeightCopies {
                      std::size_t budget_bytes)
       : first_(upload(packed)),
         qweight_bytes_(packed.qweight.size() * sizeof(std::uint32_t)),
-        scale_bytes_(packed.scales.size() * sizeof(std::uint16_t)),
-        zero_bytes_(packed.zeros.size() * sizeof(std::uint8_t)),
+        scale_bytes_(device_scales(packed).size()),
         perm_bytes_(packed.perm.size() * sizeof(std::int32_t)) {
     const int copies = rotation_copies(bytes(), l2_bytes, budget_bytes);
     views_.push_back(first_.view());
@@ -35,15 +34,14 @@ class MarlinWeightCopies {
       PackedWeightsView view = first_.view();
       view.qweight = static_cast<const std::uint32_t*>(duplicate(view.qweight, qweight_bytes_));
       view.scales = duplicate(view.scales, scale_bytes_);
-      view.zeros = static_cast<const std::uint8_t*>(duplicate(view.zeros, zero_bytes_));
       view.perm = static_cast<const std::int32_t*>(duplicate(view.perm, perm_bytes_));
       views_.push_back(view);
     }
   }
 
   const std::vector<PackedWeightsView>& views() const { return views_; }
-  // What one GEMM reads of the weights: packed codes, scales, zero points and permutation.
-  std::size_t bytes() const { return qweight_bytes_ + scale_bytes_ + zero_bytes_ + perm_bytes_; }
+  // What one GEMM reads of the weights: packed codes, scales (zero points inside), permutation.
+  std::size_t bytes() const { return qweight_bytes_ + scale_bytes_ + perm_bytes_; }
 
  private:
   // A new device copy of `bytes` at `source`; null for an array the weights do not have.
@@ -57,7 +55,6 @@ class MarlinWeightCopies {
   DeviceMatrix first_;
   std::size_t qweight_bytes_ = 0;
   std::size_t scale_bytes_ = 0;
-  std::size_t zero_bytes_ = 0;
   std::size_t perm_bytes_ = 0;
   std::vector<DeviceBuffer> buffers_;
   std::vector<PackedWeightsView> views_;

@@ -21,7 +21,8 @@
 
 namespace marlin {
 
-// Device pointers to packed weights (see pack.h / src/layout/packed_format.h).
+// Device pointers to packed weights (see pack.h / src/layout/packed_format.h): qweight and perm
+// as packed, scales as device_scales() (pack.h) made them (asymmetric INT4: zero points inside).
 struct PackedWeightsView {
   QuantScheme scheme = QuantScheme::kSymmetricInt4;
   int k = 0;
@@ -29,9 +30,8 @@ struct PackedWeightsView {
   int group_size = 128;  // kPerChannel allowed
   DType scale_dtype = DType::kFloat16;  // must equal the activation dtype
   const std::uint32_t* qweight = nullptr;
-  const void* scales = nullptr;
-  const std::uint8_t* zeros = nullptr;  // kAsymmetricInt4 only
-  const std::int32_t* perm = nullptr;   // act-order weights only (k entries)
+  const void* scales = nullptr;        // device_scales(): 16-byte aligned
+  const std::int32_t* perm = nullptr;  // act-order weights only (k entries)
 };
 
 // A zeroed device workspace and the problems it was sized for (Workspace::view(); C callers fill
@@ -56,7 +56,7 @@ struct GemmArgs {
   const void* bias = nullptr;  // [n], same dtype as A, added to every row; null for none
   bool accumulate = false;     // C = C + A * W (+ bias) instead of C = A * W (+ bias)
   WorkspaceView workspace;  // one per stream, see WorkspaceView
-  // The weights (qweight, scales, zeros, perm) are not written by the GPU work this call
+  // The weights (qweight, scales, perm) are not written by the GPU work this call
   // follows on the stream (true of a served model's layers). Then, on sm_90 and newer, the GEMM
   // is launched programmatically: it starts streaming its weights while the kernel before it
   // finishes, and waits for that kernel only before it reads A, bias or C or touches the
@@ -94,7 +94,6 @@ class DeviceMatrix {
   PackedWeightsView view_;
   void* qweight_ = nullptr;
   void* scales_ = nullptr;
-  void* zeros_ = nullptr;
   void* perm_ = nullptr;
 };
 

@@ -8,8 +8,8 @@
  *       marlin_pack(q, &p) != MARLIN_OK) {
  *     fprintf(stderr, "marlin: %s\n", marlin_last_error_message());
  *   }
- *   ... upload marlin_packed_qweight(p) / _scales(p) (and _zeros(p) / _perm(p) where they are
- *       not NULL), then marlin_gemm(...) ...
+ *   ... upload marlin_packed_qweight(p) / _device_scales(p) (and _perm(p) where it is not
+ *       NULL), then marlin_gemm(...) ...
  *   marlin_packed_free(p);
  *   marlin_quantized_free(q);
  *
@@ -125,16 +125,22 @@ MARLIN_API marlin_status marlin_pack(const marlin_quantized* w, marlin_packed** 
 /* The exact inverse of marlin_pack. */
 MARLIN_API marlin_status marlin_unpack(const marlin_packed* p, marlin_quantized** out);
 MARLIN_API marlin_status marlin_packed_info(const marlin_packed* p, marlin_weight_info* info);
-/* Host arrays to upload as they are: k*n/8 words of codes (k*n/4 for INT8), groups*n fp16/bf16
- * scale bit patterns. Valid until the handle is freed. */
+/* Host arrays, valid until the handle is freed: k*n/8 words of codes (k*n/4 for INT8), to upload
+ * as they are; groups*n fp16/bf16 scale bit patterns in the packed order (the GEMM reads them
+ * through marlin_packed_device_scales). */
 MARLIN_API marlin_status marlin_packed_qweight(const marlin_packed* p, const uint32_t** words,
                                                size_t* count);
 MARLIN_API marlin_status marlin_packed_scales(const marlin_packed* p, const uint16_t** scales,
                                               size_t* count);
 /* groups*n zero points, laid out like the scales, for MARLIN_ASYMMETRIC_INT4; NULL and 0 (not an
- * error) for the symmetric schemes. */
+ * error) for the symmetric schemes. The GEMM reads them inside marlin_packed_device_scales. */
 MARLIN_API marlin_status marlin_packed_zeros(const marlin_packed* p, const uint8_t** zeros,
                                              size_t* count);
+/* The bytes to upload as marlin_gemm_args.scales: the scales as they are for the symmetric
+ * schemes; for MARLIN_ASYMMETRIC_INT4 each group's row of scales with its zero points beside
+ * them, per 256 columns (src/layout/packed_format.h, 7.). */
+MARLIN_API marlin_status marlin_packed_device_scales(const marlin_packed* p, const uint8_t** bytes,
+                                                     size_t* count);
 /* Act-order: k entries, packed row i is original row perm[i]; NULL and 0 (not an error) when the
  * rows needed no reordering. */
 MARLIN_API marlin_status marlin_packed_perm(const marlin_packed* p, const int32_t** perm,
@@ -148,10 +154,11 @@ typedef struct marlin_gemm_args {
   const void* a; /* [m, k] row-major */
   marlin_dtype activation_dtype; /* MARLIN_FLOAT16 or MARLIN_BFLOAT16 (A, C and bias) */
   int m;
-  /* W, packed: upload marlin_packed_qweight / _scales / _zeros / _perm as they are */
+  /* W, packed: upload marlin_packed_qweight / _device_scales / _perm as they are */
   const uint32_t* qweight;
-  const void* scales;
-  const uint8_t* zeros; /* MARLIN_ASYMMETRIC_INT4 only (required there); NULL otherwise */
+  const void* scales;   /* marlin_packed_device_scales; zero points inside (asymmetric INT4) */
+  const uint8_t* zeros; /* must be NULL: zero points travel inside scales (the field stays so
+                         * that the ones after it keep their offsets) */
   const int32_t* perm;  /* act-order weights only (k entries); NULL otherwise */
   int k;                /* a multiple of 128 */
   int n;                /* a multiple of 64 */

@@ -9,7 +9,9 @@
 
 namespace marlin {
 
-// Weights as the kernels read them. Arrays are host copies; upload them as they are.
+// Weights in the kernels' tiled layout. Arrays are host copies. The GPU reads qweight and perm as
+// they are, and device_scales() (the scales, with the zero points beside them) as `scales`;
+// upload() does that.
 struct PackedMatrix {
   QuantScheme scheme = QuantScheme::kSymmetricInt4;
   int k = 0;
@@ -39,5 +41,11 @@ void check_packed(const PackedMatrix& p, const char* caller);
 // from it (g_idx[perm[i]] = i / group_size). Checks the size of every array, that perm holds each
 // row once, and the zero points; throws kInvalidArgument naming the field and the rule.
 QuantizedMatrix unpack(const PackedMatrix& p);
+
+// The bytes the GEMM reads as its weights' `scales` (PackedWeightsView, marlin_gemm_args): for
+// the symmetric schemes the scales as they are; for asymmetric INT4 each group row with the zero
+// points beside the scales, per 256-column block, padded to whole blocks (src/layout/
+// packed_format.h, 7.). Checks p first (check_packed).
+std::vector<std::uint8_t> device_scales(const PackedMatrix& p);
 
 }  // namespace marlin

@@ -26,6 +26,7 @@ struct marlin_quantized {
 };
 struct marlin_packed {
   marlin::PackedMatrix matrix;
+  std::vector<std::uint8_t> device_scales;  // marlin::device_scales(matrix): what the GPU reads
 };
 
 namespace {
@@ -228,6 +229,7 @@ marlin_status marlin_pack(const marlin_quantized* w, marlin_packed** out) {
     require_pointer(w, "w");
     auto handle = std::make_unique<marlin_packed>();
     handle->matrix = marlin::pack(w->matrix);
+    handle->device_scales = marlin::device_scales(handle->matrix);
     *out = handle.release();
   });
 }
@@ -281,6 +283,16 @@ marlin_status marlin_packed_zeros(const marlin_packed* p, const uint8_t** zeros,
   });
 }
 
+marlin_status marlin_packed_device_scales(const marlin_packed* p, const uint8_t** bytes,
+                                          size_t* count) {
+  return guarded(__func__, [&] {
+    require_pointer(p, "p");
+    require_pointer(bytes, "bytes");
+    require_pointer(count, "count");
+    hand_out(p->device_scales, bytes, count);
+  });
+}
+
 marlin_status marlin_packed_perm(const marlin_packed* p, const int32_t** perm, size_t* count) {
   return guarded(__func__, [&] {
     require_pointer(p, "p");
@@ -325,6 +337,9 @@ marlin_status marlin_gemm_workspace_bytes_act_order(int max_m, int n, int max_ac
 marlin_status marlin_gemm(const marlin_gemm_args* args, void* stream) {
   return guarded(__func__, [&] {
     require_pointer(args, "args");
+    marlin::require(args->zeros == nullptr,
+                    "zeros must be NULL: zero points travel inside scales (upload "
+                    "marlin_packed_device_scales)");
 #if MARLIN_HAVE_GEMM
     marlin::GemmArgs gemm_args;
     gemm_args.a = args->a;
@@ -337,7 +352,6 @@ marlin_status marlin_gemm(const marlin_gemm_args* args, void* stream) {
     gemm_args.weights.scale_dtype = to_dtype(args->scale_dtype);
     gemm_args.weights.qweight = args->qweight;
     gemm_args.weights.scales = args->scales;
-    gemm_args.weights.zeros = args->zeros;
     gemm_args.weights.perm = args->perm;
     gemm_args.c = args->c;
     gemm_args.bias = args->bias;

@@ -18,7 +18,6 @@ DeviceMatrix& DeviceMatrix::operator=(DeviceMatrix&& other) noexcept {
     view_ = other.view_;
     qweight_ = std::exchange(other.qweight_, nullptr);
     scales_ = std::exchange(other.scales_, nullptr);
-    zeros_ = std::exchange(other.zeros_, nullptr);
     perm_ = std::exchange(other.perm_, nullptr);
     other.view_ = PackedWeightsView{};
   }
@@ -27,10 +26,10 @@ DeviceMatrix& DeviceMatrix::operator=(DeviceMatrix&& other) noexcept {
 
 void DeviceMatrix::release() {
   // Errors cannot be reported from a destructor; a failing cudaFree means the context is gone.
-  for (void* buffer : {qweight_, scales_, zeros_, perm_}) {
+  for (void* buffer : {qweight_, scales_, perm_}) {
     if (buffer) cudaFree(buffer);
   }
-  qweight_ = scales_ = zeros_ = perm_ = nullptr;
+  qweight_ = scales_ = perm_ = nullptr;
 }
 
 namespace {
@@ -56,8 +55,7 @@ DeviceMatrix upload(const PackedMatrix& packed) {
   DeviceMatrix out;
   // Each member owns its buffer as soon as it exists, so a failure part-way frees the others.
   out.qweight_ = copy_to_device(packed.qweight);
-  out.scales_ = copy_to_device(packed.scales);
-  out.zeros_ = copy_to_device(packed.zeros);
+  out.scales_ = copy_to_device(device_scales(packed));
   out.perm_ = copy_to_device(packed.perm);
   out.view_.scheme = packed.scheme;
   out.view_.k = packed.k;
@@ -66,7 +64,6 @@ DeviceMatrix upload(const PackedMatrix& packed) {
   out.view_.scale_dtype = packed.scale_dtype;
   out.view_.qweight = static_cast<const std::uint32_t*>(out.qweight_);
   out.view_.scales = out.scales_;
-  out.view_.zeros = static_cast<const std::uint8_t*>(out.zeros_);
   out.view_.perm = static_cast<const std::int32_t*>(out.perm_);
   return out;
 }

@@ -71,13 +71,6 @@ void check_args(const GemmArgs& args) {
           "A, C, weights.qweight and weights.scales must all be device pointers (one is null)");
   require(aligned16(args.a) && aligned16(args.c) && aligned16(w.qweight) && aligned16(w.scales),
           "A, C, weights.qweight and weights.scales must be 16-byte aligned");
-  if (w.scheme == QuantScheme::kAsymmetricInt4) {
-    require(w.zeros != nullptr, "asymmetric INT4 weights need weights.zeros (it is null)");
-    require(aligned16(w.zeros), "weights.zeros must be 16-byte aligned");
-  } else {
-    require(w.zeros == nullptr, std::string(w.scheme == QuantScheme::kSymmetricInt8 ? "INT8" : "symmetric INT4") +
-                                    " weights have an implicit zero; weights.zeros must be null");
-  }
   if (w.perm != nullptr) {
     require(aligned16(w.perm), "weights.perm (act-order) must be 16-byte aligned");
     require(w.group_size != kPerChannel,
@@ -170,7 +163,6 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   }
   params.b = w.qweight;
   params.scales = w.scales;
-  params.zeros = w.zeros;
   params.bias = args.bias;
   params.c = args.c;
   params.accumulate = args.accumulate;

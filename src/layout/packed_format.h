@@ -59,6 +59,22 @@
 // 6. Act-order (GPTQ desc_act). The packer sorts W's rows by group so that every group is a
 //    contiguous range of k again, and keeps perm (k entries): packed row i is original row
 //    perm[i]. The GEMM multiplies A's columns in the same order (A[:, perm[i]]).
+//
+// 7. Device scale rows (what the kernels read as `scales`, layout/device_scales.cpp builds it).
+//    Symmetric schemes: the scales of 3., as they are. Asymmetric INT4: each group's zero points
+//    sit beside its scales, so that one copy brings a block both. A group row is cut into blocks
+//    of 256 columns; block b holds that group's 256 scales (512 bytes, stored as in 3.) and then
+//    its 256 zero bytes (stored as in 4.); rows are padded to whole blocks (zero bytes):
+//
+//        row g:  | scales b0 (512 B) | zeros b0 (256 B) | scales b1 | zeros b1 | ... |
+//
+//        stored column c of row g:  scale at  g * row_bytes + 768 (c / 256) + 2 (c % 256)
+//                                   zero at   g * row_bytes + 768 (c / 256) + 512 + c % 256
+//
+//    Why: with the two arrays apart, zero-point GEMMs took 3.5-4.5% longer at m = 32 (the dense
+//    kernel's 4096-wide layers up to 6%). 256 columns is the large-batch kernel's block width: it
+//    fetches a group's block with one 768-byte bulk copy. With 64-column blocks instead, that
+//    kernel lost 1-6% at m = 64 (H200, docs/dense-kernel-notes.md v19).
 #pragma once
 
 #include <cstdint>
@@ -121,5 +137,24 @@ MARLIN_HOST_DEVICE ByteSlot int8_slot_in_tile(int row, int col) {
 
 // Position of column `col` (0..63) inside the stored 64-value scale (or zero) tile row.
 MARLIN_HOST_DEVICE int scale_position_in_tile(int col) { return 8 * (col % 8) + col / 8; }
+
+// Device scale rows (7.): columns per block, and the bytes of one block and of one group row.
+constexpr int kScaleBlockColumns = 256;
+constexpr int kScaleBlockBytes = kScaleBlockColumns * 3;  // with zero points
+constexpr int kZeroOffsetInBlock = kScaleBlockColumns * 2;
+
+MARLIN_HOST_DEVICE std::int64_t device_scale_row_bytes(std::int64_t n, bool has_zeros) {
+  return has_zeros ? (n + kScaleBlockColumns - 1) / kScaleBlockColumns * kScaleBlockBytes : 2 * n;
+}
+
+// Byte offsets, within a device scale row with zero points, of stored column `col`'s scale and
+// zero point.
+MARLIN_HOST_DEVICE int scale_offset_in_row(int col) {
+  return col / kScaleBlockColumns * kScaleBlockBytes + 2 * (col % kScaleBlockColumns);
+}
+MARLIN_HOST_DEVICE int zero_offset_in_row(int col) {
+  return col / kScaleBlockColumns * kScaleBlockBytes + kZeroOffsetInBlock +
+         col % kScaleBlockColumns;
+}
 
 }  // namespace marlin::layout

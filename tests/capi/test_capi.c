@@ -99,12 +99,14 @@ static void test_round_trip(void) {
 }
 
 /* Asymmetric INT4 and INT8 weights pack too (packed_format.h, sections 4 and 5): INT8 codes take
- * twice the words, and marlin_unpack gives back exactly what was packed. */
+ * twice the words, and marlin_unpack gives back exactly what was packed. The device scales carry
+ * the zero points beside the scales, a group row padded to 256 columns (section 7). */
 static void test_other_schemes(void) {
-  enum { K = 32, N = 64 };
+  enum { K = 32, N = 64, GROUPS = K / 16 };
   const marlin_quant_scheme schemes[2] = {MARLIN_ASYMMETRIC_INT4, MARLIN_SYMMETRIC_INT8};
   const size_t expected_words[2] = {K * N / 8, K * N / 4};
-  const size_t expected_zeros[2] = {(K / 16) * N, 0}; /* groups*n bytes; INT8 has none */
+  const size_t expected_zeros[2] = {GROUPS * N, 0}; /* groups*n bytes; INT8 has none */
+  const size_t expected_device_scales[2] = {GROUPS * 768, GROUPS * N * 2};
   float w[K * N];
   float before[K * N];
   float after[K * N];
@@ -125,8 +127,22 @@ static void test_other_schemes(void) {
     {
       const uint8_t* zeros = NULL;
       size_t zero_count = 0;
+      const uint16_t* scales = NULL;
+      size_t scale_count = 0;
+      const uint8_t* device = NULL;
+      size_t device_count = 0;
+      int g;
       CHECK(marlin_packed_zeros(p, &zeros, &zero_count) == MARLIN_OK);
       CHECK(zero_count == expected_zeros[s] && (zeros != NULL) == (expected_zeros[s] != 0));
+      CHECK(marlin_packed_scales(p, &scales, &scale_count) == MARLIN_OK);
+      CHECK(marlin_packed_device_scales(p, &device, &device_count) == MARLIN_OK);
+      CHECK(device != NULL && scale_count == GROUPS * N &&
+            device_count == expected_device_scales[s]);
+      for (g = 0; device != NULL && scales != NULL && g < GROUPS; ++g) {
+        const size_t row = device_count / GROUPS;
+        CHECK(memcmp(device + g * row, scales + g * N, N * 2) == 0);
+        if (zeros != NULL) CHECK(memcmp(device + g * row + 512, zeros + g * N, N) == 0);
+      }
     }
     CHECK(marlin_unpack(p, &back) == MARLIN_OK);
     CHECK(marlin_dequantize(q, before, K * N) == MARLIN_OK);
@@ -283,17 +299,15 @@ static void check_gemm_refusals(void) {
   CHECK_ERROR(marlin_gemm(&args, NULL), MARLIN_INVALID_ARGUMENT, "workspace is null");
   args.activation_dtype = args.scale_dtype = MARLIN_FLOAT16;
 
+  /* Zero points travel inside the device scales: asymmetric weights pass nothing more, and a
+   * separate zeros array (the layout before) is refused whatever the scheme. */
   args.scheme = MARLIN_ASYMMETRIC_INT4;
-  CHECK_ERROR(marlin_gemm(&args, NULL), MARLIN_INVALID_ARGUMENT,
-              "asymmetric INT4 weights need weights.zeros");
-  args.zeros = (const uint8_t*)aligned;
   CHECK_ERROR(marlin_gemm(&args, NULL), MARLIN_INVALID_ARGUMENT, "workspace is null");
-  args.scheme = MARLIN_SYMMETRIC_INT4;
+  args.zeros = (const uint8_t*)aligned;
   CHECK_ERROR(marlin_gemm(&args, NULL), MARLIN_INVALID_ARGUMENT,
-              "symmetric INT4 weights have an implicit zero; weights.zeros must be null");
+              "zeros must be NULL: zero points travel inside scales");
   args.scheme = MARLIN_SYMMETRIC_INT8;
-  CHECK_ERROR(marlin_gemm(&args, NULL), MARLIN_INVALID_ARGUMENT,
-              "INT8 weights have an implicit zero");
+  CHECK_ERROR(marlin_gemm(&args, NULL), MARLIN_INVALID_ARGUMENT, "zeros must be NULL");
   args.scheme = MARLIN_SYMMETRIC_INT4;
   args.zeros = NULL;
 

@@ -42,8 +42,7 @@ QuantizedLayer::QuantizedLayer(const LayerSpec& spec, ReferenceOn reference_on, 
   // row order is already sorted by group: pack() stores no perm then.)
   const bool permuted = spec.act_order && spec.k > spec.group_size;
   EXPECT_EQ(packed_.view().perm != nullptr, permuted) << describe(spec) << ": perm";
-  EXPECT_EQ(packed_.view().zeros != nullptr, scheme_has_zeros(spec.scheme))
-      << describe(spec) << ": zeros";
+  EXPECT_EQ(packed_.view().scheme, spec.scheme) << describe(spec) << ": scheme";
   EXPECT_EQ(packed_.view().scale_dtype, spec.dtype) << describe(spec) << ": scale dtype";
 
   std::vector<float> dequantized = dequantize(quantized);

@@ -73,12 +73,6 @@ TEST(GemmArgs, RejectsEachBadArgumentWithItsRule) {
   args.activation_dtype = DType::kFloat32;
   expect_rejected(args, "activation dtype fp32");
   args = valid_args();
-  args.weights.scheme = QuantScheme::kAsymmetricInt4;
-  expect_rejected(args, "asymmetric INT4 weights need weights.zeros");
-  args = valid_args();
-  args.weights.zeros = fake_device_memory;
-  expect_rejected(args, "weights.zeros must be null");
-  args = valid_args();
   args.weights.scale_dtype = DType::kBFloat16;
   expect_rejected(args, "weights.scale_dtype (bf16) must equal the activation dtype (fp16)");
   args = valid_args();
@@ -90,8 +84,8 @@ TEST(GemmArgs, RejectsEachBadArgumentWithItsRule) {
   expect_rejected(args, "bias must be 4-byte aligned");
 }
 
-// Issue #6, the other sides of the format rules: activations that do not match their scales, zero
-// points given to INT8, and the smallest shapes and groups just past the limits.
+// Issue #6, the other sides of the format rules: activations that do not match their scales, and
+// the smallest shapes and groups just past the limits.
 TEST(GemmArgs, RejectsMismatchedFormatsAndShapesPastTheLimits) {
   auto args = valid_args();
   args.activation_dtype = DType::kBFloat16;  // the scales stay fp16
@@ -100,10 +94,6 @@ TEST(GemmArgs, RejectsMismatchedFormatsAndShapesPastTheLimits) {
   args.activation_dtype = DType::kFloat32;
   args.weights.scale_dtype = DType::kFloat32;  // consistent, but there is no fp32 kernel
   expect_rejected(args, "activation dtype fp32");
-  args = valid_args();
-  args.weights.scheme = QuantScheme::kSymmetricInt8;
-  args.weights.zeros = fake_device_memory;
-  expect_rejected(args, "INT8 weights have an implicit zero; weights.zeros must be null");
   args = valid_args();
   args.weights.k = 192;  // a multiple of the group size, not of 128
   args.weights.group_size = 64;

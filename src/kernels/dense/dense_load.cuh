@@ -14,6 +14,7 @@
 #include "kernels/common/cp_async.cuh"
 #include "kernels/dense/dense_format.h"
 #include "kernels/dense/dense_params.h"
+#include "layout/packed_format.h"
 
 namespace marlin::kernels::dense {
 
@@ -83,6 +84,11 @@ class StageLoader {
     // slices are neither loaded nor computed.
     const int slice = offset_in_band / (32 * F::kChunksPerLane);
     b_enabled_ = (tile.n_tile * T::kNSlices + slice) * 64 < p.n;
+    if constexpr (F::kHasZeros) {
+      const int column = tile.n_tile * T::kTileN + (tid % (T::kTileN / 8)) * 8;
+      scale_in_row_ = layout::scale_offset_in_row(column);
+      zero_in_row_ = layout::zero_offset_in_row(column);
+    }
   }
 
   // Which copies a load issues. The weights (codes, scales, zeros) never depend on the kernel
@@ -135,15 +141,16 @@ class StageLoader {
   }
 
  private:
-  // Scale rows (and zero-point rows) of the groups the current k tile touches. Group sizes are
+  // Scale rows (and zero points) of the groups the current k tile touches. Group sizes are
   // powers of two >= 32, or all of k (group_shift 31).
   //
-  // A zero row is laid out like its scale row, one byte a column instead of two, so the zero
-  // chunk of columns c .. c + 15 sits at the same element index as the scale chunk of c .. c + 7:
-  // the thread of every even scale chunk copies it, from the scale copy's index and under its
-  // test. (With zero chunks of their own threads, own index and own test, ptxas predicated both
-  // copies instead of branching around them: every thread issued the address arithmetic of both,
-  // 16-40 instructions a stage, SASS sm_90a; the wgmma 32-row loop took 294 a stage, now 259.)
+  // Zero points ride in the scale rows (layout/packed_format.h, 7.), one byte a column beside
+  // the scales' two, so the zero chunk of columns c .. c + 15 has the same thread as the scale
+  // chunk of c .. c + 7: the thread of every even scale chunk copies it, under the scale copy's
+  // test. (With zero chunks of their own threads and tests, ptxas predicated both copies instead
+  // of branching around them: every thread issued the address arithmetic of both, 16-40
+  // instructions a stage, SASS sm_90a.) The column's offsets in the row are kept from seek():
+  // computed here every stage, they cost up to 2% at m = 1 (H200, notes v19).
   __device__ __forceinline__ void load_group_rows(const DenseParams& p, std::uint8_t* stage) {
     const int tid = threadIdx.x;
     const int rows = max(1, T::kTileK >> p.group_shift);
@@ -154,15 +161,21 @@ class StageLoader {
       const int row = tid / kScaleChunksPerRow;
       const int column = (tid % kScaleChunksPerRow) * 8;
       if (column0 + column < p.n) {
-        ptx::cp_async_16(stage + StageLayout<T, F>::kScaleOffset + (row * T::kTileN + column) * 2,
-                         static_cast<const std::uint16_t*>(p.scales) +
-                             static_cast<std::int64_t>(first_row + row) * p.n + column0 + column);
+        std::uint8_t* const scale_slot =
+            stage + StageLayout<T, F>::kScaleOffset + (row * T::kTileN + column) * 2;
         if constexpr (F::kHasZeros) {
+          const std::int64_t row_bytes = layout::device_scale_row_bytes(p.n, true);
+          const auto* const group_row =
+              static_cast<const std::uint8_t*>(p.scales) + (first_row + row) * row_bytes;
+          ptx::cp_async_16(scale_slot, group_row + scale_in_row_);
           if (column % 16 == 0) {
             ptx::cp_async_16(stage + StageLayout<T, F>::kZeroOffset + row * T::kTileN + column,
-                             p.zeros + static_cast<std::int64_t>(first_row + row) * p.n +
-                                 column0 + column);
+                             group_row + zero_in_row_);
           }
+        } else {
+          ptx::cp_async_16(scale_slot, static_cast<const std::uint16_t*>(p.scales) +
+                                           static_cast<std::int64_t>(first_row + row) * p.n +
+                                           column0 + column);
         }
       }
     }
@@ -173,6 +186,8 @@ class StageLoader {
   unsigned a_valid_;            // bit p: the row of pass p is inside A
   const char* b_src_;
   bool b_enabled_;
+  int scale_in_row_;  // zero-point formats: byte offsets of this thread's column in a group row
+  int zero_in_row_;
 };
 
 }  // namespace marlin::kernels::dense

@@ -8,8 +8,7 @@ namespace marlin::kernels::dense {
 struct DenseParams {
   const void* a;               // [m, k] fp16/bf16, row-major (act-order: columns already permuted)
   const std::uint32_t* b;      // packed tiles (layout/packed_format.h)
-  const void* scales;          // [groups, n] fp16/bf16, transposed per 64 columns
-  const std::uint8_t* zeros;   // [groups, n] zero points, transposed likewise (asymmetric only)
+  const void* scales;          // device scale rows (layout/packed_format.h, 7.): with zero points
   const void* bias;            // [n] or null
   void* c;                     // [m, n] same type as A, row-major
   int* arrivals;               // one counter per (m chunk, n tile) slice; zero before and after

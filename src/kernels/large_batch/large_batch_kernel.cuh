@@ -80,11 +80,16 @@ struct LargeBatchLayout {
   // A band's bytes of one block (a 16 x 256 slice of the packed codes) in code_map's chunks.
   static constexpr int kCodeChunks = kCodeBytes / 4 / kChunkBytes;
   static_assert(kCodeChunks * kChunkBytes * 4 == kCodeBytes, "a band is whole chunks");
+  // The block's piece of each group's device scale row (layout/packed_format.h, 7.): 256 scales,
+  // then (zero-point formats) 256 zero bytes. Zero-point pieces (768 bytes) sit 1024 bytes apart,
+  // so that the inner loop's row offset is a shift; the stage rounds up to 1 KiB either way.
+  static_assert(S::kTileN == layout::kScaleBlockColumns, "one scale block per block of columns");
+  static constexpr int kGroupBytes = F::kHasZeros ? layout::kScaleBlockBytes : S::kTileN * 2;
+  static constexpr int kGroupStride = F::kHasZeros ? 1024 : kGroupBytes;
   static constexpr int kScaleOffset = kCodeOffset + kCodeBytes;
-  static constexpr int kScaleBytes = S::kMaxScaleRows * S::kTileN * 2;
-  static constexpr int kZeroOffset = kScaleOffset + kScaleBytes;
-  static constexpr int kZeroBytes = F::kHasZeros ? S::kMaxScaleRows * S::kTileN : 0;
-  static constexpr int kStageBytes = (kZeroOffset + kZeroBytes + 1023) / 1024 * 1024;
+  static constexpr int kZeroOffset = kScaleOffset + layout::kZeroOffsetInBlock;  // + row stride
+  static constexpr int kStageBytes =
+      (kScaleOffset + S::kMaxScaleRows * kGroupStride + 1023) / 1024 * 1024;
   static constexpr int kBarrierOffset = kStages * kStageBytes;
   static constexpr int kFlagOffset = kBarrierOffset + 2 * kStages * 8;
   // + slack to align the dynamic shared memory base to 1024 bytes
@@ -104,20 +109,17 @@ __device__ __forceinline__ void named_barrier(int id, int threads) {
 }
 
 // Issues stage t's copies into its slot (one thread): A's two 64-row boxes (rows past m read as
-// zeros), the codes of four 16 x 256 bands (one box of code_map), the scale (and zero-point) rows
-// of the groups the stage touches; they report their bytes to `full`.
+// zeros), the codes of four 16 x 256 bands (one box of code_map), the block's piece of the scale
+// rows (zero points inside) of the groups the stage touches; they report their bytes to `full`.
 template <class F, int kRows>
 __device__ __forceinline__ void load_stage(const DenseParams& p, const CUtensorMap& a_map,
                                            const CUtensorMap& code_map, std::uint8_t* slot,
                                            std::uint64_t* full, int t, int n_tile, int m0) {
   using S = LargeBatchShape<kRows>;
   using L = LargeBatchLayout<F, kRows>;
-  constexpr int kScaleRowBytes = S::kTileN * 2;
-  constexpr int kZeroRowBytes = F::kHasZeros ? S::kTileN : 0;
   const int rows = max(1, S::kTileK >> p.group_shift);
   const int first_row = (t * S::kTileK) >> p.group_shift;
-  ptx::mbarrier_expect_bytes(
-      full, L::kABytes + L::kCodeBytes + rows * (kScaleRowBytes + kZeroRowBytes));
+  ptx::mbarrier_expect_bytes(full, L::kABytes + L::kCodeBytes + rows * L::kGroupBytes);
 #pragma unroll
   for (int box = 0; box < S::kRows / S::kBoxRows; ++box) {
     ptx::tensor_box_to_shared(slot + box * S::kBoxRows * S::kTileK * 2, a_map, t * S::kTileK,
@@ -129,15 +131,13 @@ __device__ __forceinline__ void load_stage(const DenseParams& p, const CUtensorM
   // took 1-9% longer at m = 48-64, H100, docs/dense-kernel-notes.md v17.)
   ptx::tensor_box_to_shared(slot + L::kCodeOffset, code_map, 0, n_tile * L::kCodeChunks,
                             4 * t, full);
+  const std::int64_t row_bytes = layout::device_scale_row_bytes(p.n, F::kHasZeros);
   for (int row = 0; row < rows; ++row) {
-    const std::int64_t at = static_cast<std::int64_t>(first_row + row) * p.n + n_tile * S::kTileN;
-    ptx::bulk_copy_to_shared(slot + L::kScaleOffset + row * kScaleRowBytes,
-                             static_cast<const std::uint16_t*>(p.scales) + at, kScaleRowBytes,
-                             full);
-    if constexpr (F::kHasZeros) {
-      ptx::bulk_copy_to_shared(slot + L::kZeroOffset + row * kZeroRowBytes, p.zeros + at,
-                               kZeroRowBytes, full);
-    }
+    ptx::bulk_copy_to_shared(slot + L::kScaleOffset + row * L::kGroupStride,
+                             static_cast<const std::uint8_t*>(p.scales) +
+                                 (first_row + row) * row_bytes +
+                                 static_cast<std::int64_t>(n_tile) * L::kGroupBytes,
+                             L::kGroupBytes, full);
   }
 }
 
@@ -147,16 +147,16 @@ struct FragmentZeros {
   ptx::ZeroTerms high;  // column group 2 quarter + 1
 };
 
-// Those of tile `tile` from the stage's zero row `scale_row`; symmetric codes' are constants.
+// Those of tile `tile` from the stage's group `scale_row`; symmetric codes' are constants.
 template <class F, int kRows>
 __device__ __forceinline__ FragmentZeros fragment_zeros(const std::uint8_t* stage, int tile,
                                                         int quarter, int lane, int scale_row) {
   using E = dense::ElementOf<F::kActivation>;
   if constexpr (F::kHasZeros) {
-    using S = LargeBatchShape<kRows>;
     using L = LargeBatchLayout<F, kRows>;
     const std::uint32_t zero_pair = *reinterpret_cast<const std::uint16_t*>(
-        stage + L::kZeroOffset + scale_row * S::kTileN + fragment_zero_offset(tile, quarter, lane));
+        stage + L::kZeroOffset + scale_row * L::kGroupStride +
+        fragment_zero_offset(tile, quarter, lane));
     const ptx::ZeroTermPair pair = ptx::zero_term_pair_of_two<E>(zero_pair);
     return {ptx::zero_terms<E>(pair, 0), ptx::zero_terms<E>(pair, 1)};
   } else {
@@ -172,7 +172,6 @@ __device__ __forceinline__ ptx::FragmentA weight_block(const std::uint8_t* stage
                                                        int tile, int quarter, int lane,
                                                        int scale_row,
                                                        const FragmentZeros& zero) {
-  using S = LargeBatchShape<kRows>;
   using L = LargeBatchLayout<F, kRows>;
   using E = dense::ElementOf<F::kActivation>;
   const std::uint8_t* const codes =
@@ -188,7 +187,7 @@ __device__ __forceinline__ ptx::FragmentA weight_block(const std::uint8_t* stage
     ptx::dequant_int8_word<E>(words.y, high);
   }
   const std::uint32_t scale_pair = *reinterpret_cast<const std::uint32_t*>(
-      stage + L::kScaleOffset + scale_row * S::kTileN * 2 +
+      stage + L::kScaleOffset + scale_row * L::kGroupStride +
       fragment_scale_offset(tile, quarter, lane));
   const auto* scales = reinterpret_cast<const typename E::Scalar*>(&scale_pair);
   ptx::scale_fragment<E>(low, scales[0]);

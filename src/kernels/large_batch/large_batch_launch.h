@@ -18,7 +18,7 @@ constexpr int kLargeBatchTileK = 64;
 
 struct LargeBatchKernelEntry {
   // Launches splits x ceil(m / rows) x (n / 256) blocks, each tile's k in `splits` shares of
-  // k / 64 / splits steps (1 <= splits <= k / 64); reads params.a, b, scales, zeros, bias, c, m,
+  // k / 64 / splits steps (1 <= splits <= k / 64); reads params.a, b, scales, bias, c, m,
   // n, k, group_shift and accumulate (n a multiple of 256, k of 64; checked by the caller). With
   // splits > 1 also params.arrivals (2 counters a tile, zero before and after) and
   // params.partials (2 x splits x tiles slots of min(m, rows) x 128 floats).

@@ -42,7 +42,8 @@ MARLIN_HOST_DEVICE int fragment_scale_offset(int tile, int quarter, int lane) {
   return 2 * (layout::kTileN * tile + layout::scale_position_in_tile(16 * quarter + lane / 4));
 }
 
-// Byte offset, in a 256-column zero-point row (one byte each), of the lane's two zero points:
+// Byte offset, in the 256 zero points (one byte each) of a block's scale-row piece (the bytes
+// after its scales, layout/packed_format.h, 7.), of the lane's two zero points:
 // one 16-bit load.
 MARLIN_HOST_DEVICE int fragment_zero_offset(int tile, int quarter, int lane) {
   return layout::kTileN * tile + layout::scale_position_in_tile(16 * quarter + lane / 4);
