@@ -18,8 +18,8 @@ namespace marlin::bench {
 
 // The packed weights of one layer on the device: copy 0 uploaded through the public API, the
 // others device-to-device copies of every array of it (codes, scales with their zero points,
-// act-order permutation), so that no array of one copy can be served from L2 by another; views()[i] is ready
-// to hand to marlin::gemm.
+// act-order permutation), so that no array of one copy can be served from L2 by another;
+// views()[i] is ready to hand to marlin::gemm.
 class MarlinWeightCopies {
  public:
   MarlinWeightCopies(const PackedMatrix& packed, std::size_t l2_bytes,

@@ -20,9 +20,9 @@ std::vector<std::uint8_t> device_scales(const PackedMatrix& p) {
   const auto row_bytes = static_cast<std::size_t>(layout::device_scale_row_bytes(p.n, true));
   std::vector<std::uint8_t> rows(groups * row_bytes, 0);
   for (std::size_t g = 0; g < groups; ++g) {
-    for (std::size_t c = 0; c < n; c += layout::kScaleBlockColumns) {
-      const std::size_t width = std::min<std::size_t>(layout::kScaleBlockColumns, n - c);
-      std::uint8_t* block = rows.data() + g * row_bytes + layout::scale_offset_in_row(static_cast<int>(c));
+    for (int c = 0; c < p.n; c += layout::kScaleBlockColumns) {
+      const std::size_t width = std::min(layout::kScaleBlockColumns, p.n - c);
+      std::uint8_t* block = rows.data() + g * row_bytes + layout::scale_offset_in_row(c);
       std::memcpy(block, p.scales.data() + g * n + c, width * sizeof(std::uint16_t));
       std::memcpy(block + layout::kZeroOffsetInBlock, p.zeros.data() + g * n + c, width);
     }
