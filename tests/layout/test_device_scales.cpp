@@ -41,7 +41,9 @@ TEST(DeviceScales, PutEachZeroPointBesideItsScaleInPaddedBlocksOf256Columns) {
       }
     }
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      if (!written[i]) ASSERT_EQ(rows[i], 0) << "padding byte " << i;
+      if (!written[i]) {
+        ASSERT_EQ(rows[i], 0) << "padding byte " << i;
+      }
     }
     // Block 1 of row 0: its scales 768 bytes in, its zero points 512 bytes after those.
     EXPECT_EQ(layout::scale_offset_in_row(256), 768);
