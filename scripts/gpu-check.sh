@@ -123,7 +123,8 @@ if [ "${result[build]}" != FAILED ]; then
     # the large-batch kernel, and for memcheck m 200 with k in 4 shares and m 41 on 64-row tiles),
     # then #6's formats (bias, accumulate, act-order gather, bf16, zero points) and the
     # programmatic-launch chain; last, small shapes forced onto the large-batch kernel (128- and
-    # 64-row tiles) with k in 2 shares (racecheck can afford them).
+    # 64-row tiles) with k in 2 shares (racecheck can afford them), and #6's zero-point test
+    # forced onto it (its zero points come in the same bulk copy as the scales).
     # racecheck runs ~100x slower: it skips the largest tests (minutes each).
     dense='Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k128_n128_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m33_k256_n384_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m77_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m7_k512_n256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m20_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m200_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k384_n1280_gpc:Sweep/DenseGemmShapes.MatchesFp64Reference/m130_k256_n8256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m257_k512_n21504_g128'
     generality='GemmGenerality.AsymmetricBf16ActOrderIsBitwiseDeterministic'
@@ -147,6 +148,9 @@ if [ "${result[build]}" != FAILED ]; then
          MARLIN_LARGE_BATCH=on timeout 120 compute-sanitizer --tool "$tool" --error-exitcode 9 \
             build/tests/gemm/test_dense_gemm_gpu \
             --gtest_filter="$forced" \
+            >>"$out/sanitizer-$tool.log" 2>&1 &&
+         MARLIN_LARGE_BATCH=on timeout 120 compute-sanitizer --tool "$tool" --error-exitcode 9 \
+            build/tests/gemm/test_gemm_generality_gpu --gtest_filter="$generality" \
             >>"$out/sanitizer-$tool.log" 2>&1; then
         passed=$(grep -c '\[       OK \]' "$out/sanitizer-$tool.log")
         result[sanitizer-$tool]="clean ($passed tests, $(( $(elapsed) - step_start )) s)"
