@@ -10,6 +10,7 @@
 
 #include "core/cuda_check.h"
 #include "cuda_resources.h"
+#include "layout/packed_format.h"
 #include "marlin/gemm.h"
 #include "marlin/pack.h"
 #include "timing.h"
@@ -26,7 +27,8 @@ class MarlinWeightCopies {
                      std::size_t budget_bytes)
       : first_(upload(packed)),
         qweight_bytes_(packed.qweight.size() * sizeof(std::uint32_t)),
-        scale_bytes_(device_scales(packed).size()),
+        scale_bytes_(packed.scales.size() / packed.n *
+                     layout::device_scale_row_bytes(packed.n, scheme_has_zeros(packed.scheme))),
         perm_bytes_(packed.perm.size() * sizeof(std::int32_t)) {
     const int copies = rotation_copies(bytes(), l2_bytes, budget_bytes);
     views_.push_back(first_.view());
