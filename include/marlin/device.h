@@ -14,6 +14,9 @@ struct DeviceInfo {
   int max_shared_memory_per_block = 0;  // opt-in limit, bytes
   long long l2_bytes = 0;
   long long global_memory_bytes = 0;
+  // Peak memory bandwidth, bytes per second: two transfers a memory clock over the bus; 0 where
+  // the device reports neither.
+  double peak_memory_bytes_per_second = 0;
 
   int compute_capability() const { return cc_major * 10 + cc_minor; }
 };

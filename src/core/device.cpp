@@ -37,6 +37,10 @@ DeviceInfo query_device(int device) {
   info.max_shared_memory_per_block = static_cast<int>(props.sharedMemPerBlockOptin);
   info.l2_bytes = props.l2CacheSize;
   info.global_memory_bytes = static_cast<long long>(props.totalGlobalMem);
+  // (cudaDeviceProp has no memory clock from CUDA 13 on; the attribute stays)
+  int memory_khz = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&memory_khz, cudaDevAttrMemoryClockRate, device));
+  info.peak_memory_bytes_per_second = 2.0 * memory_khz * 1e3 * props.memoryBusWidth / 8;
   return info;
 }
 

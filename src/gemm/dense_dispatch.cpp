@@ -20,11 +20,12 @@ constexpr DenseConfig config_of(const char* name, int tiling, int min_tiles_per_
   return {name, tiling, T::kRows, T::kTileK, T::kTileN, T::kBlocksPerSM, min_tiles_per_block};
 }
 
-// The entries of kConfigs: the seven tilings in dense_tiling.h's order, then one again with
-// longer stripes. The first seven are also the tilings' indices among a format's kernel entries
+// The entries of kConfigs: the eight tilings in dense_tiling.h's order, then one again with
+// longer stripes. The first eight are also the tilings' indices among a format's kernel entries
 // (dense_launch.h), which DenseConfig::tiling holds; from kHopperSmallM on they use wgmma.
 enum ConfigIndex : int {
   kSmallM,
+  kSmallM16,
   kMediumM,
   kLargeM,
   kHopperSmallM,
@@ -51,6 +52,7 @@ enum ConfigIndex : int {
 //    none, 150-162 with one).
 constexpr DenseConfig kConfigs[kDenseTilings + 1] = {
     config_of<TilingSmallM>("m16_k128_n256_s4_b2", kSmallM, 4),
+    config_of<TilingSmallM16>("m16_k128_n256_s8_swapped16", kSmallM16, 4),
     config_of<TilingMediumM>("m16_k128_n128_s6_b2", kMediumM, 8),
     config_of<TilingLargeM>("m32_k128_n256_s4", kLargeM, 8),
     config_of<TilingHopperSmallM>("m32_k128_n128_s6_b2_wgmma_x2", kHopperSmallM, 1),
@@ -65,11 +67,25 @@ long long waves_of(long long blocks, int sm_count) { return (blocks + sm_count -
 
 }  // namespace
 
-const DenseConfig& choose_dense_config(int m, int n, int k, bool wgmma) {
+bool bandwidth_rich(double peak_bytes_per_second, int sm_count) {
+  return sm_count > 0 && peak_bytes_per_second / sm_count >= kBandwidthRichBytesPerSm;
+}
+
+const DenseConfig& choose_dense_config(int m, int n, int k, bool wgmma, bool int8,
+                                       bool rich) {
   if (m <= 8) return kConfigs[kSmallM];
-  if (m <= 16) return kConfigs[kMediumM];
-  if (!wgmma) return kConfigs[kLargeM];
+  // m = 9..16 (H200 and H100, 2026-11-27, summed us per layer, docs/dense-kernel-notes.md v20):
+  // where an SM has much bandwidth for its issue rate, the swapped loop's fewer instructions per
+  // tile win the INT4 layers of at least 192 Mi weights (H200 fp16 at m = 16: 8192 x 57344 88.8
+  // against 93.7 us, 8192 x 32768 56.1 against 57.4; zero points 91.6 against 101.6 and 58.1
+  // against 62.4) and lose the smaller ones, whose 128 x 256 tiles partition too coarsely
+  // (4096 x 4096 12.3 against 9.8 us). INT8 lost with it on every layer, and the H100 on every
+  // format (2-7%).
   const long long weights = static_cast<long long>(n) * k;
+  if (m <= 16) {
+    return rich && !int8 && weights >= (192LL << 20) ? kConfigs[kSmallM16] : kConfigs[kMediumM];
+  }
+  if (!wgmma) return kConfigs[kLargeM];
   if (m <= 32) {
     return weights < (32LL << 20) ? kConfigs[kHopperSmallMLongStripes] : kConfigs[kHopperSmallM];
   }
@@ -140,21 +156,23 @@ void check_dense_config_runs(const DenseConfig& config, int m, bool wgmma) {
                                                  " uses warpgroup MMA: it runs on compute "
                                                  "capability 9.0 (sm_90a) only");
   }
-  if (config.tiling == kSmallM && m > 8) {
+  const int swapped_rows = config.tiling == kSmallM ? 8 : config.tiling == kSmallM16 ? 16 : 0;
+  if (swapped_rows > 0 && m > swapped_rows) {
     throw Error(ErrorCode::kInvalidArgument,
-                std::string("dense configuration ") + config.name +
-                    " (A as the mma B operand) covers m <= 8 only, not m=" + std::to_string(m));
+                std::string("dense configuration ") + config.name + " (A as the mma B operand) " +
+                    "covers m <= " + std::to_string(swapped_rows) + " only, not m=" +
+                    std::to_string(m));
   }
 }
 
-const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma) {
+const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma, bool int8, bool rich) {
   // (a throw leaves the static uninitialized: every later GEMM reports the bad variable again)
   static const std::optional<DenseConfig> forced = []() -> std::optional<DenseConfig> {
     const char* spec = std::getenv("MARLIN_DENSE_CONFIG");
     if (spec == nullptr || *spec == '\0') return std::nullopt;
     return parse_dense_config(spec);
   }();
-  if (!forced) return choose_dense_config(m, n, k, wgmma);
+  if (!forced) return choose_dense_config(m, n, k, wgmma, int8, rich);
   check_dense_config_runs(*forced, m, wgmma);
   return *forced;
 }

@@ -25,9 +25,17 @@ struct DenseConfig {
   int min_tiles_per_block;
 };
 
+// Whether a device has much memory bandwidth for its issue rate: at least this much peak
+// bandwidth per SM (H200: 4.8 TB/s over 132 SMs, 36 GB/s; H100 SXM: 3.35 TB/s, 25 GB/s). There
+// the m = 9..16 rule takes the loop with fewer instructions per weight tile (choose_dense_config).
+constexpr double kBandwidthRichBytesPerSm = 30e9;
+bool bandwidth_rich(double peak_bytes_per_second, int sm_count);
+
 // The configuration for m rows of A and a k x n weight (n a multiple of 64; the last n tile may
-// be partial). `wgmma`: the device runs sm_90a code (compute capability 9.0).
-const DenseConfig& choose_dense_config(int m, int n, int k, bool wgmma);
+// be partial). `wgmma`: the device runs sm_90a code (compute capability 9.0); `int8`: the weights
+// are INT8; `rich`: bandwidth_rich of the device.
+const DenseConfig& choose_dense_config(int m, int n, int k, bool wgmma, bool int8 = false,
+                                       bool rich = false);
 
 // Tuning and benchmarks: the configuration `spec` names, "<name>" or "<name>:<floor>" with one of
 // the configurations' names and a floor (1 to 4096) that replaces its min_tiles_per_block.
@@ -38,14 +46,14 @@ DenseConfig parse_dense_config(const std::string& spec);
 std::vector<std::string> dense_config_names();
 
 // Throws kInvalidArgument where `config` cannot run m rows: the wgmma configurations need sm_90a
-// code, the swapped m <= 8 one covers 8 rows.
+// code, the swapped ones cover 8 or 16 rows.
 void check_dense_config_runs(const DenseConfig& config, int m, bool wgmma);
 
 // The configuration a GEMM runs: the one the environment variable MARLIN_DENSE_CONFIG names (a
 // spec as above, read once per process; it forces every dense GEMM onto that configuration, for
 // sweeps such as scripts/sweep-dense-configs.sh), checked to run the problem; without it,
 // choose_dense_config's.
-const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma);
+const DenseConfig& dense_config_for(int m, int n, int k, bool wgmma, bool int8, bool rich);
 
 // Into how many shares of k the large-batch kernel splits each of `tiles` output tiles, for k
 // `k_steps` x 64, on sm_count SMs: the blocks' time is about waves(tiles x s) / s tiles' worth,

@@ -36,6 +36,7 @@ struct LaunchFacts {
   int shared_limit = 0;  // opt-in shared memory per block, bytes
   int cc_major = 0;
   int cc_minor = 0;
+  bool bandwidth_rich = false;  // gemm_detail::bandwidth_rich of its peak memory bandwidth
 };
 
 const LaunchFacts& launch_facts(int device) {
@@ -52,6 +53,8 @@ const LaunchFacts& launch_facts(int device) {
                                       device));
     CUDA_CHECK(cudaDeviceGetAttribute(&f.cc_major, cudaDevAttrComputeCapabilityMajor, device));
     CUDA_CHECK(cudaDeviceGetAttribute(&f.cc_minor, cudaDevAttrComputeCapabilityMinor, device));
+    f.bandwidth_rich = gemm_detail::bandwidth_rich(
+        query_device(device).peak_memory_bytes_per_second, f.sm_count);
   });
   return facts[device];
 }
@@ -118,7 +121,9 @@ void gemm(const GemmArgs& args, cudaStream_t stream) {
   const LaunchFacts& facts = launch_facts(device);
   // sm_90a code (wgmma) runs on compute capability 9.0 only.
   const bool wgmma = facts.cc_major == 9 && facts.cc_minor == 0;
-  const gemm_detail::DenseConfig& config = gemm_detail::dense_config_for(args.m, w.n, w.k, wgmma);
+  const gemm_detail::DenseConfig& config =
+      gemm_detail::dense_config_for(args.m, w.n, w.k, wgmma,
+                                    w.scheme == QuantScheme::kSymmetricInt8, facts.bandwidth_rich);
   const kernels::dense::DenseKernelEntry& kernel =
       gemm_detail::dense_kernel(args.activation_dtype, w.scheme, config);
   const int sm_count = facts.sm_count;

@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "gemm_problem.h"
 #include "gpu_test.h"
 #include "kernels/dense/dense_launch.h"
+#include "marlin/device.h"
 #include "marlin/gemm.h"
 
 namespace marlin {
@@ -287,7 +289,22 @@ TEST(DenseGemm, MmaSyncTilingsRunTheirMeasuredBlocksPerSm) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 3 * 6) << "three mma.sync configurations x six formats";
+  EXPECT_EQ(checked, 4 * 6) << "four mma.sync configurations x six formats";
+}
+
+// The m = 9..16 rule's card test (gemm_detail::bandwidth_rich) was measured on an H200 (rich)
+// and an H100 (not): the device's own numbers must put those two where they were measured.
+TEST(DenseGemm, TheCardsOfTheSixteenRowRuleAreClassifiedAsMeasured) {
+  MARLIN_REQUIRE_GPU();
+  const DeviceInfo info = current_device();
+  const bool rich = gemm_detail::bandwidth_rich(info.peak_memory_bytes_per_second, info.sm_count);
+  std::printf("%s: peak %.2f TB/s over %d SMs, %.1f GB/s an SM: %s\n", info.name.c_str(),
+              info.peak_memory_bytes_per_second / 1e12, info.sm_count,
+              info.peak_memory_bytes_per_second / info.sm_count / 1e9,
+              rich ? "bandwidth-rich" : "not bandwidth-rich");
+  EXPECT_GT(info.peak_memory_bytes_per_second, 0.0);
+  if (info.name.find("H200") != std::string::npos) EXPECT_TRUE(rich) << info.name;
+  if (info.name.find("H100") != std::string::npos) EXPECT_FALSE(rich) << info.name;
 }
 
 }  // namespace

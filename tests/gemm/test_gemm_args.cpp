@@ -209,6 +209,39 @@ TEST(GemmArgs, SmallBatchesUseTheMemoryBoundConfiguration) {
   EXPECT_STREQ(gemm_detail::choose_dense_config(16, 4096, 8192, true).name, "m16_k128_n128_s6_b2");
 }
 
+TEST(GemmArgs, BandwidthRichCardsAreTheH200Class) {
+  // Peak bytes per second over the SMs: H200 4.8 TB/s / 132, H100 SXM 2 x 2.619 GHz x 640 bytes
+  // / 132, A100 80GB 2.04 TB/s / 108.
+  EXPECT_TRUE(gemm_detail::bandwidth_rich(4.8e12, 132));
+  EXPECT_FALSE(gemm_detail::bandwidth_rich(2 * 2.619e9 * 640, 132));
+  EXPECT_FALSE(gemm_detail::bandwidth_rich(2.04e12, 108));
+  EXPECT_FALSE(gemm_detail::bandwidth_rich(0, 132));  // a device that reports no memory clock
+  EXPECT_FALSE(gemm_detail::bandwidth_rich(4.8e12, 0));
+}
+
+TEST(GemmArgs, SixteenRowsSwapOnlyTheLargestInt4LayersOfRichCards) {
+  const auto name = [](int m, int n, int k, bool int8, bool rich) {
+    return std::string(gemm_detail::choose_dense_config(m, n, k, true, int8, rich).name);
+  };
+  const std::string swapped = "m16_k128_n256_s8_swapped16";
+  const std::string medium = "m16_k128_n128_s6_b2";
+  // 192 Mi weights and up: 70B down_proj (28672 x 8192), 8192 x 32768, 70B gate_up.
+  for (const int m : {9, 12, 16}) {
+    EXPECT_EQ(name(m, 8192, 28672, false, true), swapped) << m;
+    EXPECT_EQ(name(m, 32768, 8192, false, true), swapped) << m;
+    EXPECT_EQ(name(m, 57344, 8192, false, true), swapped) << m;
+    EXPECT_EQ(name(m, 57344, 8192, false, false), medium) << "not rich, m=" << m;
+    EXPECT_EQ(name(m, 57344, 8192, true, true), medium) << "INT8, m=" << m;
+    // 8B gate_up (28672 x 4096: 112 Mi) and 70B q/k/v stay on the finer partition.
+    EXPECT_EQ(name(m, 28672, 4096, false, true), medium) << m;
+    EXPECT_EQ(name(m, 10240, 8192, false, true), medium) << m;
+  }
+  EXPECT_EQ(name(16, 24576, 8192, false, true), swapped);  // exactly 192 Mi
+  EXPECT_EQ(name(16, 24512, 8192, false, true), medium);   // 64 columns fewer
+  EXPECT_EQ(name(8, 57344, 8192, false, true), "m16_k128_n256_s4_b2");
+  EXPECT_EQ(name(17, 57344, 8192, false, true), "m32_k128_n128_s6_b2_wgmma_x2");
+}
+
 TEST(GemmArgs, LargeBatchesOnHopperUseTheWgmmaConfigurations) {
   const auto name = [](int m, int n, int k) {
     return std::string(gemm_detail::choose_dense_config(m, n, k, true).name);
@@ -291,6 +324,9 @@ TEST(GemmArgs, ForcedConfigurationsMustRunTheProblem) {
   const auto swapped = gemm_detail::parse_dense_config("m16_k128_n256_s4_b2");
   EXPECT_NO_THROW(gemm_detail::check_dense_config_runs(swapped, 8, false));
   EXPECT_THROW(gemm_detail::check_dense_config_runs(swapped, 9, true), Error);
+  const auto swapped16 = gemm_detail::parse_dense_config("m16_k128_n256_s8_swapped16");
+  EXPECT_NO_THROW(gemm_detail::check_dense_config_runs(swapped16, 16, false));
+  EXPECT_THROW(gemm_detail::check_dense_config_runs(swapped16, 17, true), Error);
   const auto medium = gemm_detail::parse_dense_config("m16_k128_n128_s6_b2");
   EXPECT_NO_THROW(gemm_detail::check_dense_config_runs(medium, 4096, false));
 }
@@ -298,10 +334,11 @@ TEST(GemmArgs, ForcedConfigurationsMustRunTheProblem) {
 TEST(GemmArgs, TheEnvironmentForcesOneConfiguration) {
   // (read once per process: this test's process reads it first, as ctest runs every test alone)
   ASSERT_EQ(setenv("MARLIN_DENSE_CONFIG", "m32_k128_n256_s4:2", 1), 0);
-  const auto& config = gemm_detail::dense_config_for(1, 4096, 4096, true);
+  const auto& config = gemm_detail::dense_config_for(1, 4096, 4096, true, false, false);
   EXPECT_STREQ(config.name, "m32_k128_n256_s4");
   EXPECT_EQ(config.min_tiles_per_block, 2);
-  EXPECT_STREQ(gemm_detail::dense_config_for(4096, 57344, 8192, false).name, "m32_k128_n256_s4");
+  EXPECT_STREQ(gemm_detail::dense_config_for(4096, 57344, 8192, false, false, false).name,
+               "m32_k128_n256_s4");
   // ...and keeps large batches off the large-batch kernel.
   EXPECT_EQ(gemm_detail::large_batch_override(), std::optional<bool>(false));
   unsetenv("MARLIN_DENSE_CONFIG");

@@ -283,6 +283,35 @@ INSTANTIATE_TEST_SUITE_P(Generality, RealShapes, ::testing::ValuesIn(real_shapes
                          });
 
 // ---------------------------------------------------------------------------------------------
+// The largest layers at m = 9..16, where a bandwidth-rich card (the H200) takes the swapped
+// 16-row tiling (gemm_detail::choose_dense_config; test_dense_gemm_gpu.cpp checks which cards
+// are rich): k = 8192, n = 24640 = 192 Mi weights and one 64-column tile more, so the last
+// 256-column tile is a quarter inside C. Elsewhere they run the 128 x 128 tiling. Every INT4 kind
+// with the group sizes that change inside a warp's k steps (32), at its end (128) or never
+// (per-channel), zero points and act-order among them.
+const Kind kLargestLayerKinds[] = {
+    {DType::kFloat16, QuantScheme::kSymmetricInt4, 128, false, false},
+    {DType::kFloat16, QuantScheme::kAsymmetricInt4, 32, true, true},
+    {DType::kBFloat16, QuantScheme::kSymmetricInt4, kPerChannel, false, true},
+    {DType::kBFloat16, QuantScheme::kAsymmetricInt4, 128, false, false},
+};
+
+class LargestLayers : public ::testing::TestWithParam<Kind> {};
+
+TEST_P(LargestLayers, MatchFp64ReferenceAtNineToSixteenRows) {
+  MARLIN_REQUIRE_GPU();
+  const QuantizedLayer layer(shaped(GetParam(), 8192, 24640), ReferenceOn::kGpu, 5000u);
+  for (int m : {9, 16}) {
+    check_batch(layer, m, /*accumulate=*/m == 16, 5000u + static_cast<unsigned>(m));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Generality, LargestLayers, ::testing::ValuesIn(kLargestLayerKinds),
+                         [](const ::testing::TestParamInfo<Kind>& param_info) {
+                           return name_of(param_info.param);
+                         });
+
+// ---------------------------------------------------------------------------------------------
 // Single cases.
 
 // With many more slices than blocks, each of few k tiles, every block owns whole slices and

@@ -78,9 +78,11 @@ struct WarpOperands {
       // in the order a0, a1, a2, a3 of the mma A operand (see mma.cuh).
       const int k_step = k_group * T::kKStepsPerWarp + s;
       // Swapped operands: ldmatrix x2, lanes 0-7 address batch rows 0-7 of k half 0, lanes
-      // 8-15 the same rows of k half 1: the B operand (k16 x 8 batch rows) of the mma.
-      a_offset[s] = T::kSwapOperands ? a_chunk_offset<T>(lane % 8, k_step * 2 + (lane / 8) % 2)
-                                     : a_chunk_offset<T>(lane % 16, k_step * 2 + lane / 16);
+      // 8-15 the same rows of k half 1: the B operand (k16 x 8 batch rows) of the mma. With
+      // 16 batch rows, ldmatrix x4: lanes 16-31 address rows 8-15 the same way (x2 ignores them).
+      a_offset[s] = T::kSwapOperands
+                        ? a_chunk_offset<T>(lane % 8 + 8 * (lane / 16), k_step * 2 + (lane / 8) % 2)
+                        : a_chunk_offset<T>(lane % 16, k_step * 2 + lane / 16);
     }
     b_index = ((k_group * T::kKStepsPerWarp * T::kNSlices + slice) * F::kChunksPerLane) * 32 + lane;
     // Stages start on group boundaries when groups are no longer than a stage, else a stage
@@ -159,34 +161,70 @@ __device__ __forceinline__ void dequant_tile(const uint4* b_stage, int b_index,
   }
 }
 
-// m <= 8 with swapped operands: C^T = W^T A^T. The B fragments of column groups 2b and 2b + 1
+// The words of the lane's packed chunks of one (16 x 64) weight tile: 4 for INT4 (one chunk), 8
+// for INT8 (two). Column groups 2w, 2w + 1 are INT4 word w; INT8 column group j is word j.
+template <class F>
+struct LaneWords {
+  std::uint32_t word[F::kBits];
+
+  __device__ __forceinline__ LaneWords(const uint4* b_stage, int b_index) {
+#pragma unroll
+    for (int half = 0; half < F::kChunksPerLane; ++half) {
+      const uint4 chunk = b_stage[b_index + half * 32];
+      word[4 * half] = chunk.x;
+      word[4 * half + 1] = chunk.y;
+      word[4 * half + 2] = chunk.z;
+      word[4 * half + 3] = chunk.w;
+    }
+  }
+
+  // B fragments of column groups 2 * pair and 2 * pair + 1, values q - z (unscaled).
+  template <class E>
+  __device__ __forceinline__ void dequant_pair(int pair, const ptx::ZeroTerms& zero_low,
+                                               const ptx::ZeroTerms& zero_high,
+                                               ptx::FragmentB& low, ptx::FragmentB& high) const {
+    if constexpr (F::kBits == 4) {
+      ptx::dequant_int4_word<E>(word[pair], zero_low, zero_high, low, high);
+    } else {
+      ptx::dequant_int8_word<E>(word[2 * pair], low);
+      ptx::dequant_int8_word<E>(word[2 * pair + 1], high);
+    }
+  }
+};
+
+// m <= 16 with swapped operands: C^T = W^T A^T. The B fragments of column groups 2b and 2b + 1
 // (packed_format.h) are, register for register, the A fragment of the 16 x 16 block W^T[16b ..
 // 16b + 15][k16] (mma.cuh: a0 = rows g, k 2r..; a1 = rows g + 8; a2, a3 = k + 8), so the packed
 // layout serves unchanged. Each mma then covers 16 output columns x 8 batch rows: 4 mma per
-// 16 x 64 tile instead of 8. And a lane's accumulators of block b hold output columns 16b + g and
-// 16b + 8 + g only, the two columns whose scales it already loads, so the group scales are
-// applied to fp32 partial sums once per group instead of to every weight fragment:
+// 16 x 64 tile and batch block of 8 rows (kSwapBatchBlocks: 1 or 2). And a lane's accumulators of
+// block b hold output columns 16b + g and 16b + 8 + g only, the two columns whose scales it
+// already loads, so the group scales are applied to fp32 partial sums once per group instead of
+// to every weight fragment (16 HMUL2 per tile in the unswapped loop):
 //
 //   partial = sum over the group's k steps of (q - z) * a      (fresh mma at the group's start)
-//   acc    += scale * partial                                   (16 FFMA per 64 columns)
+//   acc    += scale * partial                     (16 FFMA per 64 columns and batch block)
+//
+// Fragment bb * 4 + b: columns 16b + g (+8) x batch rows 8bb + 2r, +1 (for_each_output).
 template <class T, class F, bool kGroupsEndInside>
 __device__ __forceinline__ void compute_steps_swapped(const std::uint8_t* stage,
                                                       const WarpOperands<T, F>& operands,
                                                       Accumulators<T>& acc) {
   using E = ElementOf<F::kActivation>;
   using Layout = StageLayout<T, F>;
+  constexpr int kFragments = T::kFragments;  // 4 per batch block
   LaneGroup<T, F> group;
-  ptx::FragmentC partial[4];
+  ptx::FragmentC partial[kFragments];
   const auto apply_scales = [&]() {
     const auto* scales = group.scales();
 #pragma unroll
-    for (int block = 0; block < 4; ++block) {
+    for (int f = 0; f < kFragments; ++f) {
+      const int block = f % 4;
       const float low = static_cast<float>(scales[2 * block]);       // column 16b + g
       const float high = static_cast<float>(scales[2 * block + 1]);  // column 16b + 8 + g
-      acc.frag[block].value[0] += low * partial[block].value[0];
-      acc.frag[block].value[1] += low * partial[block].value[1];
-      acc.frag[block].value[2] += high * partial[block].value[2];
-      acc.frag[block].value[3] += high * partial[block].value[3];
+      acc.frag[f].value[0] += low * partial[f].value[0];
+      acc.frag[f].value[1] += low * partial[f].value[1];
+      acc.frag[f].value[2] += high * partial[f].value[2];
+      acc.frag[f].value[3] += high * partial[f].value[3];
     }
   };
   int group_offset = operands.group_offset;
@@ -201,19 +239,33 @@ __device__ __forceinline__ void compute_steps_swapped(const std::uint8_t* stage,
       group_offset += T::kTileN;
       group.load(stage, group_offset);
     }
-    ptx::FragmentB b[layout::kColumnGroups];
-    dequant_tile<T, F>(b_stage, operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32,
-                       group.zero, b);
-    ptx::FragmentB activations;
-    ptx::ldmatrix_x2(activations, ptx::shared_address(stage + operands.a_offset[s]));
+    // Each 16 x 16 block is dequantized right before its multiplies, so that a lane holds one
+    // block's weights at a time (at 16 batch rows the accumulators leave no room for a tile's).
+    const LaneWords<F> words(b_stage,
+                             operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32);
+    ptx::FragmentB activations[T::kSwapBatchBlocks];
+    if constexpr (T::kSwapBatchBlocks == 1) {
+      ptx::ldmatrix_x2(activations[0], ptx::shared_address(stage + operands.a_offset[s]));
+    } else {
+      ptx::FragmentA both;  // registers 0, 1: batch rows 0-7; 2, 3: rows 8-15
+      ptx::ldmatrix_x4(both, ptx::shared_address(stage + operands.a_offset[s]));
+      activations[0] = {{both.reg[0], both.reg[1]}};
+      activations[1] = {{both.reg[2], both.reg[3]}};
+    }
 #pragma unroll
     for (int block = 0; block < 4; ++block) {
-      const ptx::FragmentA weights{{b[2 * block].reg[0], b[2 * block + 1].reg[0],
-                                    b[2 * block].reg[1], b[2 * block + 1].reg[1]}};
-      if (fresh) {
-        ptx::mma_m16n8k16_fresh<E>(partial[block], weights, activations);
-      } else {
-        ptx::mma_m16n8k16<E>(partial[block], weights, activations);
+      ptx::FragmentB low;   // column group 2b: output columns 16b + g
+      ptx::FragmentB high;  // column group 2b + 1: output columns 16b + 8 + g
+      words.template dequant_pair<E>(block, group.zero[2 * block], group.zero[2 * block + 1], low,
+                                     high);
+      const ptx::FragmentA weights{{low.reg[0], high.reg[0], low.reg[1], high.reg[1]}};
+#pragma unroll
+      for (int bb = 0; bb < T::kSwapBatchBlocks; ++bb) {
+        if (fresh) {
+          ptx::mma_m16n8k16_fresh<E>(partial[bb * 4 + block], weights, activations[bb]);
+        } else {
+          ptx::mma_m16n8k16<E>(partial[bb * 4 + block], weights, activations[bb]);
+        }
       }
     }
   }

@@ -94,7 +94,7 @@ __device__ __forceinline__ void store_output_pair(const DenseParams& p, std::int
 // values[0 .. kCount-1] are columns column .. column + kCount - 1 of `row`; rows are relative to
 // the slice's m chunk, columns to its n tile. Only for warps of slices inside n.
 //   normal:   fragment mb * 8 + j holds rows mb*16 + g (+8), columns 8j + 2r, +1: pairs.
-//   swapped:  fragment b holds columns 16b + g (+8), batch rows 2r, 2r + 1: single values.
+//   swapped:  fragment 4bb + b holds columns 16b + g (+8), batch rows 8bb + 2r, +1: singles.
 template <class T, class Fn>
 __device__ __forceinline__ void for_each_output(const DenseParams& p, TileCoord tile, int slice,
                                                 Accumulators<T>& acc, Fn fn) {
@@ -118,12 +118,12 @@ __device__ __forceinline__ void for_each_output(const DenseParams& p, TileCoord 
       }
   } else if constexpr (T::kSwapOperands) {
 #pragma unroll
-    for (int block = 0; block < 4; ++block)
+    for (int f = 0; f < T::kFragments; ++f)
 #pragma unroll
       for (int v = 0; v < 4; ++v) {
-        const int row = 2 * r + v % 2;
+        const int row = 8 * (f / 4) + 2 * r + v % 2;
         if (row < rows_left) {
-          fn(acc.frag[block].value + v, row, slice * layout::kTileN + 16 * block + g + 8 * (v / 2),
+          fn(acc.frag[f].value + v, row, slice * layout::kTileN + 16 * (f % 4) + g + 8 * (v / 2),
              std::integral_constant<int, 1>{});
         }
       }

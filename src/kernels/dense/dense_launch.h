@@ -1,5 +1,6 @@
 // Host-side entry points of the compiled dense kernels: for each weight format, one entry per
-// Tiling of dense_tiling.h (TilingSmallM, TilingMediumM, TilingLargeM, TilingHopperSmallM,
+// Tiling of dense_tiling.h (TilingSmallM, TilingSmallM16, TilingMediumM, TilingLargeM,
+// TilingHopperSmallM,
 // TilingHopperMediumM, TilingHopperLargeM, TilingHopperWide, in that order). Each format lives
 // in its own translation unit (dense_<activation>_<weights>.cu) to keep compile units small.
 #pragma once
@@ -21,7 +22,7 @@ struct DenseKernelEntry {
   int shared_bytes;
 };
 
-constexpr int kDenseTilings = 7;
+constexpr int kDenseTilings = 8;
 
 const DenseKernelEntry* dense_kernels_fp16_int4();
 const DenseKernelEntry* dense_kernels_fp16_int4_zero_point();

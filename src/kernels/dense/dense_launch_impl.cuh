@@ -34,7 +34,8 @@ constexpr DenseKernelEntry entry_of() {
 template <class F>
 const DenseKernelEntry* all_tilings() {
   static constexpr DenseKernelEntry kEntries[kDenseTilings] = {
-      entry_of<TilingSmallM, F>(), entry_of<TilingMediumM, F>(), entry_of<TilingLargeM, F>(),
+      entry_of<TilingSmallM, F>(), entry_of<TilingSmallM16, F>(), entry_of<TilingMediumM, F>(),
+      entry_of<TilingLargeM, F>(),
       entry_of<TilingHopperSmallM, F>(), entry_of<TilingHopperMediumM, F>(),
       entry_of<TilingHopperLargeM, F>(), entry_of<TilingHopperWide, F>()};
   return kEntries;

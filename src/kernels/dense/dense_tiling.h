@@ -20,7 +20,7 @@
 namespace marlin::kernels::dense {
 
 template <int kMBlocks_, int kTileK_, int kTileN_, int kStages_, int kBlocksPerSM_,
-          bool kSwapOperands_ = false, bool kWgmma_ = false, int kThreads_ = 256,
+          int kSwapBatchBlocks_ = 0, bool kWgmma_ = false, int kThreads_ = 256,
           bool kWgmmaOverlap_ = false>
 struct Tiling {
   static constexpr int kMBlocks = kMBlocks_;  // 16-row mma blocks of A per tile
@@ -29,9 +29,13 @@ struct Tiling {
   static constexpr int kStages = kStages_;    // cp.async pipeline depth (see StageLayout::kStages)
   // Resident blocks per SM the configuration is built for (registers are capped to allow it).
   static constexpr int kBlocksPerSM = kBlocksPerSM_;
-  // Weights as the mma A operand and activations as B (C^T = W^T A^T), for m <= 8: see
-  // dense_compute.cuh. Then a warp holds 4 accumulator fragments per slice, else kMBlocks * 8.
-  static constexpr bool kSwapOperands = kSwapOperands_;
+  // Weights as the mma A operand and activations as B (C^T = W^T A^T), over kSwapBatchBlocks
+  // blocks of 8 batch rows (1: m <= 8, 2: m <= 16): see dense_compute.cuh. Then a warp holds 4
+  // accumulator fragments per slice and batch block, else kMBlocks * 8.
+  static constexpr int kSwapBatchBlocks = kSwapBatchBlocks_;
+  static constexpr bool kSwapOperands = kSwapBatchBlocks_ > 0;
+  static_assert(kSwapBatchBlocks_ >= 0 && kSwapBatchBlocks_ <= 2 && (!kSwapOperands || kMBlocks_ == 1),
+                "swapped operands cover 8 or 16 batch rows, one 16-row block of A");
   // Hopper (sm_90a) warpgroup MMA with swapped operands: each warpgroup computes a 64-column
   // slice x all kRows batch rows (C^T = W^T A^T, N = kRows), its 4 warps dequantizing 16 columns
   // each as the register A operand; A (the activations) is wgmma's B operand straight from the
@@ -46,7 +50,8 @@ struct Tiling {
   // allows one group outstanding), and the loads run one stage less far ahead, so that a buffer is
   // refilled only after the multiplies that read it have retired (StageLayout::kLoadAhead).
   static constexpr bool kWgmmaOverlap = kWgmmaOverlap_;
-  static constexpr int kFragments = kWgmma ? kMBlocks_ * 2 : kSwapOperands ? 4 : kMBlocks_ * 8;
+  static constexpr int kFragments =
+      kWgmma ? kMBlocks_ * 2 : kSwapOperands ? 4 * kSwapBatchBlocks_ : kMBlocks_ * 8;
 
   static constexpr int kThreads = kThreads_;
   static constexpr int kWarps = kThreads / 32;
@@ -75,8 +80,14 @@ struct Tiling {
 //    1.61x against 1.32x).
 //  - m <= 8 also swaps the mma operands (v5, H100 2026-11-27: +3-5% over the same tiling
 //    without, in one run). It covers 8 batch rows, so it serves m <= 8 only
-//    (dense_dispatch.cpp); at m = 9..16 a swapped loop with two 8-row blocks lost to the plain one.
-using TilingSmallM = Tiling<1, 128, 256, 4, 2, true>;
+//    (dense_dispatch.cpp).
+//  - m = 9..16, the largest INT4 layers on cards with much bandwidth per SM (the H200): swapped
+//    operands over two 8-row batch blocks, 82 instructions per 16 x 64 tile against the
+//    128 x 128 tiling's 120 (SASS, sm_90a, fp16). Its 64 accumulator and partial registers spill
+//    at two blocks per SM, so one block with 8 stages. H200, 2026-11-27 (notes v20): 8192 x 57344
+//    at m = 16 88.8 us against 93.7, zero points 91.6 against 101.6; the H100 lost 2-7% with it.
+using TilingSmallM = Tiling<1, 128, 256, 4, 2, 1>;
+using TilingSmallM16 = Tiling<1, 128, 256, 8, 1, 2>;
 using TilingMediumM = Tiling<1, 128, 128, 6, 2>;
 using TilingLargeM = Tiling<2, 128, 256, 4, 1>;
 // Hopper only (compute capability 9.0, sm_90a), m > 16: warpgroup MMA over 32-, 64- or 128-row
@@ -107,9 +118,9 @@ using TilingLargeM = Tiling<2, 128, 256, 4, 1>;
 //    stages: at 128 registers a thread the overlapped version spilled around in-flight multiplies
 //    and computed wrong results on the H100. This one spills loader state (~6 L1-resident loads a
 //    stage, SASS checked) and is correct on every test.
-using TilingHopperSmallM = Tiling<2, 128, 128, 6, 2, false, true, 256, true>;
-using TilingHopperMediumM = Tiling<4, 128, 256, 4, 1, false, true, 512, true>;
-using TilingHopperLargeM = Tiling<8, 128, 128, 4, 1, false, true, 256, true>;
-using TilingHopperWide = Tiling<8, 128, 256, 4, 1, false, true, 512, false>;
+using TilingHopperSmallM = Tiling<2, 128, 128, 6, 2, 0, true, 256, true>;
+using TilingHopperMediumM = Tiling<4, 128, 256, 4, 1, 0, true, 512, true>;
+using TilingHopperLargeM = Tiling<8, 128, 128, 4, 1, 0, true, 256, true>;
+using TilingHopperWide = Tiling<8, 128, 256, 4, 1, 0, true, 512, false>;
 
 }  // namespace marlin::kernels::dense
