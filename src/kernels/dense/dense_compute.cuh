@@ -239,8 +239,9 @@ __device__ __forceinline__ void compute_steps_swapped(const std::uint8_t* stage,
       group_offset += T::kTileN;
       group.load(stage, group_offset);
     }
-    // Each 16 x 16 block is dequantized right before its multiplies, so that a lane holds one
-    // block's weights at a time (at 16 batch rows the accumulators leave no room for a tile's).
+    // Each 16 x 16 block is dequantized right before its multiplies rather than the whole tile
+    // first: ptxas still schedules as it likes, but the m <= 8 zero-point loop came out 10
+    // instructions shorter a warp-stage (602 to 592, SASS sm_90a; fp16 unchanged at 533).
     const LaneWords<F> words(b_stage,
                              operands.b_index + s * T::kNSlices * F::kChunksPerLane * 32);
     ptx::FragmentB activations[T::kSwapBatchBlocks];
