@@ -124,13 +124,16 @@ if [ "${result[build]}" != FAILED ]; then
     # then #6's formats (bias, accumulate, act-order gather, bf16, zero points) and the
     # programmatic-launch chain; last, small shapes forced onto the large-batch kernel (128- and
     # 64-row tiles) with k in 2 shares (racecheck can afford them), and #6's zero-point test
-    # forced onto it (its zero points come in the same bulk copy as the scales).
+    # forced onto it (its zero points come in the same bulk copy as the scales); and m <= 16
+    # shapes forced onto the swapped 16-row tiling, which only the largest layers of
+    # bandwidth-rich cards get unforced.
     # racecheck runs ~100x slower: it skips the largest tests (minutes each).
     dense='Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k128_n128_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m33_k256_n384_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m77_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m7_k512_n256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m20_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m200_k1152_n640_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k384_n1280_gpc:Sweep/DenseGemmShapes.MatchesFp64Reference/m130_k256_n8256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m257_k512_n21504_g128'
     generality='GemmGenerality.AsymmetricBf16ActOrderIsBitwiseDeterministic'
     large_dense='DenseGemm.StaticWeightsLaunchWaitsForTheKernelBefore:Sweep/DenseGemmShapes.MatchesFp64Reference/m200_k11008_n4096_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m41_k1024_n33792_g32'
     forced='Sweep/DenseGemmShapes.MatchesFp64Reference/m130_k4096_n512_g64:Sweep/DenseGemmShapes.MatchesFp64Reference/m40_k4096_n512_g64'
     large_generality='GemmGenerality.BiasAndAccumulateWhereBlocksOwnWholeSlices'
+    swapped16='Sweep/DenseGemmShapes.MatchesFp64Reference/m12_k4096_n4096_g128:Sweep/DenseGemmShapes.MatchesFp64Reference/m7_k512_n256_g32:Sweep/DenseGemmShapes.MatchesFp64Reference/m1_k384_n1280_gpc'
     for tool in memcheck racecheck; do
       dense_filter=$dense generality_filter=$generality
       if [ "$tool" = memcheck ]; then
@@ -151,7 +154,10 @@ if [ "${result[build]}" != FAILED ]; then
             >>"$out/sanitizer-$tool.log" 2>&1 &&
          MARLIN_LARGE_BATCH=on timeout 120 compute-sanitizer --tool "$tool" --error-exitcode 9 \
             build/tests/gemm/test_gemm_generality_gpu --gtest_filter="$generality" \
-            >>"$out/sanitizer-$tool.log" 2>&1; then
+            >>"$out/sanitizer-$tool.log" 2>&1 &&
+         MARLIN_DENSE_CONFIG=m16_k128_n256_s8_swapped16 timeout 120 compute-sanitizer \
+            --tool "$tool" --error-exitcode 9 build/tests/gemm/test_dense_gemm_gpu \
+            --gtest_filter="$swapped16" >>"$out/sanitizer-$tool.log" 2>&1; then
         passed=$(grep -c '\[       OK \]' "$out/sanitizer-$tool.log")
         result[sanitizer-$tool]="clean ($passed tests, $(( $(elapsed) - step_start )) s)"
       else
