@@ -78,9 +78,9 @@ const DenseConfig& choose_dense_config(int m, int n, int k, bool wgmma, bool int
   // where an SM has much bandwidth for its issue rate, the swapped loop's fewer instructions per
   // tile win the INT4 layers of at least 192 Mi weights (H200 fp16 at m = 16: 8192 x 57344 88.8
   // against 93.7 us, 8192 x 32768 56.1 against 57.4; zero points 91.6 against 101.6 and 58.1
-  // against 62.4) and lose the smaller ones, whose 128 x 256 tiles partition too coarsely
-  // (4096 x 4096 12.3 against 9.8 us). INT8 lost with it on every layer, and the H100 on every
-  // format (2-7%).
+  // against 62.4; fp16 28672 x 8192 within 1.5% either way in two runs) and lose the smaller
+  // ones, whose 128 x 256 tiles partition too coarsely (4096 x 4096 12.3 against 9.8 us). INT8
+  // lost with it on every layer, and the H100 on every format (2-7%).
   const long long weights = static_cast<long long>(n) * k;
   if (m <= 16) {
     return rich && !int8 && weights >= (192LL << 20) ? kConfigs[kSmallM16] : kConfigs[kMediumM];
