@@ -62,7 +62,8 @@ def report(rows, models, target):
     for m in sorted(rows):
         lines.append(f"## m = {m}")
         lines.append("")
-        lines.append("| kernel | fixed (us) | rate (TB/s) | cuBLASLt fixed (us) | cuBLASLt rate (TB/s) |")
+        lines.append("| kernel | fixed (us) | rate (TB/s) | cuBLASLt fixed (us) | "
+                     "cuBLASLt rate (TB/s) |")
         lines.append("| --- | ---: | ---: | ---: | ---: |")
         allowed_lines = []
         for kernel in sorted(rows[m]):

@@ -17,7 +17,8 @@ using namespace kernels::dense;
 
 template <class T>
 constexpr DenseConfig config_of(const char* name, int tiling, int min_tiles_per_block) {
-  return {name, tiling, T::kRows, T::kTileK, T::kTileN, T::kBlocksPerSM, min_tiles_per_block};
+  return {name, tiling, T::kRows, T::kTileK, T::kTileN, T::kBlocksPerSM, T::kMaxM,
+          min_tiles_per_block};
 }
 
 // The entries of kConfigs: the eight tilings in dense_tiling.h's order, then one again with
@@ -156,11 +157,10 @@ void check_dense_config_runs(const DenseConfig& config, int m, bool wgmma) {
                                                  " uses warpgroup MMA: it runs on compute "
                                                  "capability 9.0 (sm_90a) only");
   }
-  const int swapped_rows = config.tiling == kSmallM ? 8 : config.tiling == kSmallM16 ? 16 : 0;
-  if (swapped_rows > 0 && m > swapped_rows) {
+  if (config.max_m > 0 && m > config.max_m) {
     throw Error(ErrorCode::kInvalidArgument,
                 std::string("dense configuration ") + config.name + " (A as the mma B operand) " +
-                    "covers m <= " + std::to_string(swapped_rows) + " only, not m=" +
+                    "covers m <= " + std::to_string(config.max_m) + " only, not m=" +
                     std::to_string(m));
   }
 }

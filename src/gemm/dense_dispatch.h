@@ -20,6 +20,7 @@ struct DenseConfig {
   int tile_k;
   int tile_n;
   int blocks_per_sm;  // what the configuration is built for; the device may allow fewer
+  int max_m;          // the most rows of A it takes (the swapped ones: 8 or 16); 0: any
   // Fewest tiles a block's stripe gets when the problem is too small to give every resident
   // block one (see plan_dense_grid).
   int min_tiles_per_block;

@@ -49,7 +49,8 @@ def main():
         assert "allows" not in plain, plain
         # No row of the models asked for: an error, not an empty table.
         none = run(path, "--models", "z")
-        assert none.returncode == 1 and "no rows of z" in none.stderr, (none.returncode, none.stderr)
+        assert none.returncode == 1 and "no rows of z" in none.stderr, \
+            (none.returncode, none.stderr)
         bad = run(path, "--target", "0")
         assert bad.returncode != 0, bad.stdout
     print("fixed_cost.py: ok")

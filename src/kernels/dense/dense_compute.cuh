@@ -136,31 +136,6 @@ struct LaneGroup {
   }
 };
 
-// This lane's B fragments of the 8 column groups of one (16 x 64) weight tile, values q - z
-// (unscaled).
-template <class T, class F>
-__device__ __forceinline__ void dequant_tile(const uint4* b_stage, int b_index,
-                                             const ptx::ZeroTerms (&zero)[8],
-                                             ptx::FragmentB (&b)[layout::kColumnGroups]) {
-  using E = ElementOf<F::kActivation>;
-  if constexpr (F::kBits == 4) {
-    const uint4 chunk = b_stage[b_index];
-    const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
-#pragma unroll
-    for (int w = 0; w < 4; ++w) {
-      ptx::dequant_int4_word<E>(words[w], zero[2 * w], zero[2 * w + 1], b[2 * w], b[2 * w + 1]);
-    }
-  } else {
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const uint4 chunk = b_stage[b_index + half * 32];
-      const std::uint32_t words[4] = {chunk.x, chunk.y, chunk.z, chunk.w};
-#pragma unroll
-      for (int w = 0; w < 4; ++w) ptx::dequant_int8_word<E>(words[w], b[4 * half + w]);
-    }
-  }
-}
-
 // The words of the lane's packed chunks of one (16 x 64) weight tile: 4 for INT4 (one chunk), 8
 // for INT8 (two). Column groups 2w, 2w + 1 are INT4 word w; INT8 column group j is word j.
 template <class F>
@@ -191,6 +166,21 @@ struct LaneWords {
     }
   }
 };
+
+// This lane's B fragments of the 8 column groups of one (16 x 64) weight tile, values q - z
+// (unscaled).
+template <class T, class F>
+__device__ __forceinline__ void dequant_tile(const uint4* b_stage, int b_index,
+                                             const ptx::ZeroTerms (&zero)[8],
+                                             ptx::FragmentB (&b)[layout::kColumnGroups]) {
+  using E = ElementOf<F::kActivation>;
+  const LaneWords<F> words(b_stage, b_index);
+#pragma unroll
+  for (int pair = 0; pair < layout::kColumnGroups / 2; ++pair) {
+    words.template dequant_pair<E>(pair, zero[2 * pair], zero[2 * pair + 1], b[2 * pair],
+                                   b[2 * pair + 1]);
+  }
+}
 
 // m <= 16 with swapped operands: C^T = W^T A^T. The B fragments of column groups 2b and 2b + 1
 // (packed_format.h) are, register for register, the A fragment of the 16 x 16 block W^T[16b ..

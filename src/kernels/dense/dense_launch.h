@@ -1,8 +1,8 @@
 // Host-side entry points of the compiled dense kernels: for each weight format, one entry per
 // Tiling of dense_tiling.h (TilingSmallM, TilingSmallM16, TilingMediumM, TilingLargeM,
-// TilingHopperSmallM,
-// TilingHopperMediumM, TilingHopperLargeM, TilingHopperWide, in that order). Each format lives
-// in its own translation unit (dense_<activation>_<weights>.cu) to keep compile units small.
+// TilingHopperSmallM, TilingHopperMediumM, TilingHopperLargeM, TilingHopperWide, in that order).
+// Each format lives in its own translation unit (dense_<activation>_<weights>.cu) to keep compile
+// units small.
 #pragma once
 
 #include <cuda_runtime_api.h>

@@ -34,8 +34,12 @@ struct Tiling {
   // accumulator fragments per slice and batch block, else kMBlocks * 8.
   static constexpr int kSwapBatchBlocks = kSwapBatchBlocks_;
   static constexpr bool kSwapOperands = kSwapBatchBlocks_ > 0;
-  static_assert(kSwapBatchBlocks_ >= 0 && kSwapBatchBlocks_ <= 2 && (!kSwapOperands || kMBlocks_ == 1),
+  static_assert(kSwapBatchBlocks_ >= 0 && kSwapBatchBlocks_ <= 2 &&
+                    (!kSwapOperands || kMBlocks_ == 1),
                 "swapped operands cover 8 or 16 batch rows, one 16-row block of A");
+  // The most rows of A one launch can take: the swapped loops cover only their batch blocks;
+  // the others walk m in chunks of kRows (0: no limit).
+  static constexpr int kMaxM = kSwapBatchBlocks_ * 8;
   // Hopper (sm_90a) warpgroup MMA with swapped operands: each warpgroup computes a 64-column
   // slice x all kRows batch rows (C^T = W^T A^T, N = kRows), its 4 warps dequantizing 16 columns
   // each as the register A operand; A (the activations) is wgmma's B operand straight from the
